@@ -1,0 +1,121 @@
+// Pure functions that turn a GraphQL result into referral trees. Kept apart
+// from the React panel so the logic is easy to reason about.
+
+/**
+ * A downline edge as the contract defines it: `{depth, parentId, node}`.
+ * @param {unknown} value
+ */
+function isDownlineEdge(value) {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof value.depth === 'number' &&
+    (typeof value.parentId === 'string' || typeof value.parentId === 'number') &&
+    value.node !== null &&
+    typeof value.node === 'object'
+  );
+}
+
+/**
+ * Every list of downline edges in `data`, each with the nearest enclosing
+ * object that has an `id` (the customer whose downline it is), if any.
+ * @param {unknown} data
+ * @returns {{owner: object | null, edges: object[]}[]}
+ */
+export function findDownlines(data) {
+  const found = [];
+  const walk = (value, owner) => {
+    if (Array.isArray(value)) {
+      const edges = value.filter(isDownlineEdge);
+      if (edges.length > 0 && edges.length === value.filter((v) => v !== null).length) {
+        found.push({ owner, edges });
+        return;
+      }
+      for (const item of value) walk(item, owner);
+      return;
+    }
+    if (value !== null && typeof value === 'object') {
+      const nextOwner = value.id !== undefined && value.id !== null ? value : owner;
+      for (const child of Object.values(value)) walk(child, nextOwner);
+    }
+  };
+  walk(data, null);
+  return found;
+}
+
+/**
+ * @typedef {{key: string, id: string | null, customer: object, depth: number,
+ *            placeholder: boolean, children: TreeNode[]}} TreeNode
+ */
+
+/**
+ * Links edges to their parents by `parentId`. Parents that are not in the
+ * result (the owner was not selected, or a page was cut off) become
+ * placeholder nodes, so nothing is dropped.
+ * @param {{owner: object | null, edges: object[]}} downline
+ * @returns {TreeNode[]} the roots
+ */
+export function buildTree({ owner, edges }) {
+  const byId = new Map();
+  const roots = [];
+  let serial = 0;
+  const makeNode = (customer, depth, placeholder) => {
+    const id = customer.id === undefined || customer.id === null ? null : String(customer.id);
+    serial += 1;
+    return { key: id ?? `#${serial}`, id, customer, depth, placeholder, children: [] };
+  };
+  if (owner) {
+    const root = makeNode(owner, 0, false);
+    byId.set(root.id, root);
+    roots.push(root);
+  }
+  const nodes = edges.map((edge) => {
+    const node = makeNode(edge.node, edge.depth, false);
+    if (node.id !== null && !byId.has(node.id)) byId.set(node.id, node);
+    return { node, parentId: String(edge.parentId) };
+  });
+  for (const { node, parentId } of nodes) {
+    let parent = byId.get(parentId);
+    if (!parent) {
+      parent = makeNode({ id: parentId }, node.depth - 1, true);
+      byId.set(parentId, parent);
+      roots.push(parent);
+    }
+    parent.children.push(node);
+  }
+  return roots;
+}
+
+/**
+ * All trees in a response text, or an explanation of why there are none.
+ * @param {string | null | undefined} responseText
+ * @returns {{trees: TreeNode[][], message: string | null}}
+ */
+export function treesFromResponse(responseText) {
+  if (!responseText || !responseText.trim()) {
+    return { trees: [], message: 'Run a query that selects downline edges to see the tree.' };
+  }
+  let parsed;
+  try {
+    parsed = JSON.parse(responseText);
+  } catch {
+    return { trees: [], message: 'The result is not JSON yet.' };
+  }
+  const downlines = findDownlines(parsed && typeof parsed === 'object' ? parsed.data : null);
+  if (downlines.length === 0) {
+    return {
+      trees: [],
+      message:
+        'The current result has no downline edges. Select ' +
+        '`downline { edges { depth parentId node { id displayName } } }` on a customer.',
+    };
+  }
+  return { trees: downlines.map(buildTree), message: null };
+}
+
+/** Number of nodes below `node`. */
+export function countDescendants(node) {
+  let total = 0;
+  for (const child of node.children) total += 1 + countDescendants(child);
+  return total;
+}
