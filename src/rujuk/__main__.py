@@ -1,0 +1,3 @@
+from rujuk.cli import main
+
+raise SystemExit(main())

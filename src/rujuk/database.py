@@ -1,0 +1,53 @@
+"""Finding the database: DATABASE_URL, or the embedded server; migrating it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rujuk.config import Settings
+from rujuk.db.embedded import embedded_url, start_embedded
+from rujuk.db.migrator import migrate
+from rujuk.db.pool import connect
+
+EMBEDDED_DATABASE = "rujuk"
+
+
+class Database:
+    """The database rujuk uses, with the embedded server kept alive while this object lives."""
+
+    def __init__(self, url: str, server: Any = None) -> None:
+        self.url = url
+        self.server = server
+
+    @classmethod
+    def open(cls, settings: Settings) -> Database:
+        """DATABASE_URL when set; otherwise start the embedded server and create its database."""
+        if settings.database_url is not None:
+            return cls(settings.database_url)
+        server = start_embedded(settings.data_dir)
+        asyncio.run(ensure_database(embedded_url(server, "postgres"), EMBEDDED_DATABASE))
+        return cls(embedded_url(server, EMBEDDED_DATABASE), server)
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied."""
+        return asyncio.run(_migrate(self.url))
+
+
+async def ensure_database(maintenance_url: str, name: str) -> None:
+    """Create a database on the server if it does not exist yet."""
+    conn = await connect(maintenance_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def _migrate(url: str) -> list[int]:
+    conn = await connect(url)
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()

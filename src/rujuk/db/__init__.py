@@ -1,0 +1,1 @@
+"""PostgreSQL access: the pool, the embedded server, migrations and the queries."""

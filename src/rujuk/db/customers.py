@@ -1,0 +1,113 @@
+"""Queries on customers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rujuk.db.pool import Connection
+from rujuk.records import Customer
+
+_COLUMNS = "id, program_id, external_id, display_name, email, phone, channel, joined_at, erased_at"
+
+
+def _customer(row: Any) -> Customer:
+    return Customer(**dict(row))
+
+
+async def insert_customer(
+    conn: Connection,
+    *,
+    program_id: int,
+    external_id: str,
+    display_name: str,
+    email: str | None,
+    phone: str | None,
+    device_id: str | None,
+    email_key: str | None,
+    phone_key: str | None,
+    channel: str,
+    joined_at: datetime,
+) -> Customer:
+    """Store a new customer."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO customer (program_id, external_id, display_name, email, phone, device_id,
+                                  email_key, phone_key, channel, joined_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {_COLUMNS}""",
+        program_id,
+        external_id,
+        display_name,
+        email,
+        phone,
+        device_id,
+        email_key,
+        phone_key,
+        channel,
+        joined_at,
+    )
+    return _customer(row)
+
+
+async def get_customer(conn: Connection, customer_id: int) -> Customer | None:
+    """One customer by id."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM customer WHERE id = $1", customer_id)
+    return None if row is None else _customer(row)
+
+
+async def get_customers(conn: Connection, customer_ids: list[int]) -> list[Customer]:
+    """Customers by id, in no particular order (missing ids are left out)."""
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM customer WHERE id = ANY($1)", customer_ids)
+    return [_customer(r) for r in rows]
+
+
+async def find_customer(conn: Connection, program_id: int, external_id: str) -> Customer | None:
+    """One customer by the partner's own ID."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM customer WHERE program_id = $1 AND external_id = $2",
+        program_id,
+        external_id,
+    )
+    return None if row is None else _customer(row)
+
+
+async def contact_owners(
+    conn: Connection,
+    customer_ids: list[int],
+    *,
+    email_key: str | None,
+    phone_key: str | None,
+    device_id: str | None,
+) -> bool:
+    """Whether any of these customers has this normalized e-mail, phone or device."""
+    found = await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM customer WHERE id = ANY($1)
+               AND (email_key = $2 OR phone_key = $3 OR device_id = $4))""",
+        customer_ids,
+        email_key,
+        phone_key,
+        device_id,
+    )
+    return bool(found)
+
+
+async def shared_contacts(
+    conn: Connection,
+    program_id: int,
+    *,
+    email_key: str | None,
+    phone_key: str | None,
+    device_id: str | None,
+) -> tuple[bool, bool]:
+    """Whether another customer of the program has (this device, this e-mail or phone)."""
+    row = await conn.fetchrow(
+        """SELECT
+             EXISTS (SELECT 1 FROM customer WHERE program_id = $1 AND device_id = $4) AS device,
+             EXISTS (SELECT 1 FROM customer WHERE program_id = $1 AND email_key = $2)
+             OR EXISTS (SELECT 1 FROM customer WHERE program_id = $1 AND phone_key = $3)
+               AS contact""",
+        program_id,
+        email_key,
+        phone_key,
+        device_id,
+    )
+    return bool(row["device"]), bool(row["contact"])

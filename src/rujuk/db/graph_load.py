@@ -1,0 +1,32 @@
+"""The bulk read that builds the in-memory graphs at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from rujuk.db.pool import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    """A customer with its link, as the graph needs it."""
+
+    id: int
+    program_id: int
+    external_id: str
+    joined_at: datetime
+    referrer_id: int | None
+    link_status: str | None
+    erased: bool
+
+
+async def members(conn: Connection) -> list[MemberRow]:
+    """Every customer of every program, referrers before their referees."""
+    rows = await conn.fetch(
+        """SELECT c.id, c.program_id, c.external_id, c.joined_at, r.referrer_id,
+                  r.status AS link_status, c.erased_at IS NOT NULL AS erased
+           FROM customer c LEFT JOIN referral r ON r.referee_id = c.id
+           ORDER BY c.id"""
+    )
+    return [MemberRow(*r) for r in rows]

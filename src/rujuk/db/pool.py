@@ -1,0 +1,55 @@
+"""The asyncpg connection pool and the codecs every connection uses."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from rujuk.config import ConfigError
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+
+SERVER_SETTINGS = {
+    "application_name": "rujuk",
+    "timezone": "UTC",
+    # A runaway statement must not hold a worker forever.
+    "statement_timeout": "30s",
+    "idle_in_transaction_session_timeout": "60s",
+}
+
+
+async def init_connection(conn: Connection) -> None:
+    """Decode jsonb to Python values on every new connection."""
+    await conn.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+    """Open a pool, or raise ConfigError with a one-line reason when the database is unusable."""
+    try:
+        pool: Pool = await asyncpg.create_pool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            init=init_connection,
+            server_settings=SERVER_SETTINGS,
+            # No RESET ALL round trip on every release: sessions never SET anything.
+            reset=None,
+            timeout=10,
+        )
+    except (OSError, asyncpg.PostgresError, ValueError, TimeoutError) as exc:
+        raise ConfigError(f"cannot connect to the database: {exc}") from None
+    return pool
+
+
+async def connect(url: str) -> Connection:
+    """One connection outside the pool (migrations, listeners, tests)."""
+    try:
+        conn: Connection = await asyncpg.connect(url, server_settings=SERVER_SETTINGS, timeout=10)
+    except (OSError, asyncpg.PostgresError, ValueError, TimeoutError) as exc:
+        raise ConfigError(f"cannot connect to the database: {exc}") from None
+    await init_connection(conn)
+    return conn

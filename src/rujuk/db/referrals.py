@@ -1,0 +1,73 @@
+"""Queries on referral links."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rujuk.db.pool import Connection
+from rujuk.records import Referral
+
+_COLUMNS = (
+    "id, program_id, referee_id, referrer_id, code, channel, status, fraud_signals, created_at"
+)
+
+
+def _referral(row: Any) -> Referral:
+    values = dict(row)
+    values["fraud_signals"] = tuple(values["fraud_signals"])
+    return Referral(**values)
+
+
+async def insert_referral(
+    conn: Connection,
+    *,
+    program_id: int,
+    referee_id: int,
+    referrer_id: int,
+    code: str,
+    channel: str,
+    status: str,
+    fraud_signals: list[str],
+    created_at: datetime,
+) -> Referral:
+    """Store the link from a new referee to its referrer."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO referral (program_id, referee_id, referrer_id, code, channel, status,
+                                  fraud_signals, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}""",
+        program_id,
+        referee_id,
+        referrer_id,
+        code,
+        channel,
+        status,
+        fraud_signals,
+        created_at,
+    )
+    return _referral(row)
+
+
+async def get_referral(conn: Connection, referral_id: int) -> Referral | None:
+    """One link by id."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM referral WHERE id = $1", referral_id)
+    return None if row is None else _referral(row)
+
+
+async def referrals_of_referees(conn: Connection, referee_ids: list[int]) -> list[Referral]:
+    """The links of these referees (those that have one)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM referral WHERE referee_id = ANY($1)", referee_ids
+    )
+    return [_referral(r) for r in rows]
+
+
+async def recent_code_uses(conn: Connection, code: str, since: datetime, until: datetime) -> int:
+    """How many sign-ups used this code in [since, until]."""
+    count = await conn.fetchval(
+        "SELECT count(*) FROM referral WHERE code = $1 AND created_at BETWEEN $2 AND $3",
+        code,
+        since,
+        until,
+    )
+    return int(count)

@@ -1,0 +1,94 @@
+"""The demo program "Demo Toko": a realistic Indonesian referral network to explore at once."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from rujuk import ids
+from rujuk.access import Principal, Role
+from rujuk.records import TierRule
+from rujuk.runtime import Runtime
+from rujuk.services import customers, programs, registration
+
+DEMO_NAME = "Demo Toko"
+DEMO_CUSTOMERS = 2000
+FIRST_NAMES = (
+    "Andi Budi Citra Dewi Eka Fajar Gita Hadi Indah Joko Kartika Lestari Made Nur Putu Rina "
+    "Sari Teguh Utami Wahyu Yogi Zahra Agus Bayu Dian Fitri Gilang Hendra Intan Kurnia Lina "
+    "Maya Nanda Oki Pratiwi Rizky Siti Tono Wulan Yusuf Ayu Bambang Cahya Dimas Endah Ratna"
+).split()
+FAMILY_NAMES = (
+    "Santoso Wijaya Saputra Hidayat Kusuma Pratama Nugroho Siregar Simanjuntak Harahap Lubis "
+    "Wibowo Setiawan Gunawan Halim Tanjung Nasution Permana Suryadi Rahman Putri Sihombing"
+).split()
+CHANNEL_WEIGHTS = {
+    "WHATSAPP": 34,
+    "INSTAGRAM": 22,
+    "TIKTOK": 18,
+    "FACEBOOK": 10,
+    "INFLUENCER": 6,
+    "EMAIL": 4,
+    "DIRECT": 4,
+    "OTHER": 2,
+}
+DEMO_TIERS = (
+    TierRule("Perunggu", 0, Decimal(0), (Decimal("0.05"), Decimal("0.02"))),
+    TierRule("Perak", 5, Decimal(5_000_000), (Decimal("0.07"), Decimal("0.03"), Decimal("0.01"))),
+    TierRule("Emas", 20, Decimal(50_000_000), (Decimal("0.10"), Decimal("0.04"), Decimal("0.02"))),
+)
+
+
+async def seed_demo(runtime: Runtime, size: int = DEMO_CUSTOMERS, seed: int = 2026) -> str:
+    """Create "Demo Toko" with `size` customers; return the program's ID."""
+    rng = random.Random(seed)
+    admin = Principal(Role.ADMIN)
+    program = await programs.create_program(
+        runtime,
+        admin,
+        programs.ProgramDraft(
+            name=DEMO_NAME,
+            currency="IDR",
+            tiers=DEMO_TIERS,
+            max_payout_rate=Decimal("0.20"),
+            referee_reward=Decimal(25_000),
+            hold_days=14,
+            compression=False,
+        ),
+    )
+    start = datetime.now(UTC) - timedelta(days=180)
+    step = timedelta(days=179) / size
+    # Preferential attachment: customers who already brought people in bring more.
+    weights: list[int] = []
+    codes: list[str] = []
+    channels = list(CHANNEL_WEIGHTS)
+    for n in range(size):
+        first, family = rng.choice(FIRST_NAMES), rng.choice(FAMILY_NAMES)
+        referred = n >= 12 and rng.random() < 0.9
+        code: str | None = None
+        if referred:
+            code = codes[rng.choices(range(len(codes)), weights=weights)[0]]
+        joined = await registration.register_customer(
+            runtime,
+            admin,
+            registration.SignUp(
+                program_id=program.id,
+                external_id=f"demo-{n + 1:05d}",
+                display_name=f"{first} {family}",
+                email=f"{first.lower()}.{family.lower()}{n + 1}@contoh.co.id",
+                phone=f"08{rng.randrange(10**9, 10**10)}",
+                referral_code=code,
+                channel=rng.choices(channels, weights=list(CHANNEL_WEIGHTS.values()))[0]
+                if referred
+                else "DIRECT",
+                device_id=f"demo-device-{n + 1}",
+                joined_at=start + step * n,
+            ),
+        )
+        own = await customers.load_codes(runtime, [joined.customer.id])
+        codes.append(own[0][0].code)
+        weights.append(1)
+        if joined.referral is not None:
+            weights[codes.index(joined.referral.code)] += 3
+    return ids.to_global_id("Program", program.id)

@@ -1,0 +1,38 @@
+"""The failures the domain raises; resolvers translate them for GraphQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DomainError(Exception):
+    """An expected, user-facing failure of a mutation: becomes a `userErrors` entry."""
+
+    def __init__(self, code: str, message: str, field: Sequence[str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = list(field) if field is not None else None
+
+
+class RequestError(Exception):
+    """A request that cannot be answered: becomes a GraphQL error with extensions.code."""
+
+    code = "INVALID_INPUT"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class Unauthenticated(RequestError):
+    """No token, or a token that is malformed, unknown, expired or revoked."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(RequestError):
+    """A valid token without the rights the operation needs."""
+
+    code = "FORBIDDEN"

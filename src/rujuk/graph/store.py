@@ -1,0 +1,135 @@
+"""Every program's referral graph in this process, kept in step with PostgreSQL.
+
+Each write that changes a graph holds its program's row lock, appends a numbered
+graph_event and notifies every worker at commit. A worker applies events in version
+order only, so its graphs always equal some committed state of the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from rujuk.db import events as event_queries
+from rujuk.db import graph_load
+from rujuk.db.pool import Connection, Pool
+from rujuk.graph.referral_graph import Member, ReferralGraph
+
+logger = logging.getLogger(__name__)
+
+
+class GraphStore:
+    """The graphs of all programs, loaded once and then replayed from the event log."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+        self.graphs: dict[int, ReferralGraph] = {}
+        self._listener: Connection | None = None
+
+    def graph(self, program_id: int) -> ReferralGraph:
+        """The program's graph (empty for a program created since the load)."""
+        graph = self.graphs.get(program_id)
+        if graph is None:
+            graph = self.graphs[program_id] = ReferralGraph(program_id)
+        return graph
+
+    async def graph_with(self, program_id: int, customer_id: int) -> ReferralGraph:
+        """The program's graph, caught up if another worker's sign-up has not reached it yet."""
+        graph = self.graph(program_id)
+        if customer_id not in graph:
+            await self.catch_up(program_id)
+        return graph
+
+    async def load(self) -> None:
+        """Build every program's graph from one consistent snapshot of the database."""
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            versions = await event_queries.graph_versions(conn)
+            graphs = {pid: ReferralGraph(pid) for pid in versions}
+            for row in await graph_load.members(conn):
+                graphs[row.program_id].add_member(
+                    Member(
+                        id=row.id,
+                        external_id=row.external_id,
+                        joined_at=row.joined_at,
+                        referrer=row.referrer_id,
+                        link_status=row.link_status,
+                        erased=row.erased,
+                    )
+                )
+        for pid, graph in graphs.items():
+            graph.version = versions[pid]
+        self.graphs = graphs
+        logger.info(
+            "loaded %d programs, %d customers",
+            len(graphs),
+            sum(len(g) for g in graphs.values()),
+        )
+
+    async def catch_up(self, program_id: int, conn: Connection | Pool | None = None) -> None:
+        """Apply every committed event of the program this process has not applied yet."""
+        graph = self.graph(program_id)
+        pending = await event_queries.events_after(conn or self.pool, program_id, graph.version)
+        for version, kind, payload in pending:
+            self.apply(program_id, version, kind, payload)
+
+    async def committed(
+        self, program_id: int, version: int, kind: str, payload: dict[str, Any]
+    ) -> None:
+        """Apply an event this process just committed (catching up first if others came between)."""
+        graph = self.graph(program_id)
+        if graph.version == version - 1:
+            self.apply(program_id, version, kind, payload)
+        elif graph.version < version:
+            await self.catch_up(program_id)
+
+    def apply(self, program_id: int, version: int, kind: str, payload: dict[str, Any]) -> None:
+        """Apply one event if it is the next one of its program; ignore it otherwise."""
+        graph = self.graph(program_id)
+        if version != graph.version + 1:
+            return
+        if kind == "customer_registered":
+            graph.add_member(
+                Member(
+                    id=payload["id"],
+                    external_id=payload["external_id"],
+                    joined_at=datetime.fromisoformat(payload["joined_at"]),
+                    referrer=payload["referrer_id"],
+                    link_status=payload["status"],
+                )
+            )
+        elif kind == "referral_reviewed":
+            graph.set_link_status(payload["referee_id"], payload["status"])
+        elif kind == "customer_erased":
+            graph.erase(payload["id"])
+        else:
+            raise ValueError(f"unknown graph event {kind!r}")
+        graph.version = version
+
+    async def listen(self, url: str) -> None:
+        """Follow other workers' commits through LISTEN/NOTIFY."""
+        from rujuk.db.pool import connect
+
+        self._listener = await connect(url)
+        await self._listener.add_listener(event_queries.GRAPH_CHANNEL, self._notified)
+        # Commits made between the load and the LISTEN were not notified to us.
+        for program_id in list(await event_queries.graph_versions(self.pool)):
+            await self.catch_up(program_id)
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        program_id, _, version = payload.partition(":")
+        if self.graph(int(program_id)).version < int(version):
+            task = asyncio.get_running_loop().create_task(self.catch_up(int(program_id)))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+
+# Strong references to catch-up tasks until they finish.
+_background: set[asyncio.Task[None]] = set()

@@ -1,0 +1,98 @@
+"""The domain's records: plain frozen values read from and written to PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TierRule:
+    """One tier: its thresholds and the rate it pays per level (index 0 = level 1)."""
+
+    name: str
+    min_qualified_referrals: int
+    min_network_revenue: Decimal
+    level_rates: tuple[Decimal, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A referral program and its reward rules."""
+
+    id: int
+    name: str
+    currency: str
+    tiers: tuple[TierRule, ...]
+    max_payout_rate: Decimal
+    referee_reward: Decimal
+    hold_days: int
+    compression: bool
+    created_at: datetime
+
+    @property
+    def max_levels(self) -> int:
+        """The longest levelRates of any tier: no ancestor above it earns."""
+        return max(len(t.level_rates) for t in self.tiers)
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer of one program."""
+
+    id: int
+    program_id: int
+    external_id: str
+    display_name: str
+    email: str | None
+    phone: str | None
+    channel: str
+    joined_at: datetime
+    erased_at: datetime | None
+
+    @property
+    def erased(self) -> bool:
+        """Whether the customer's personal data was erased on request."""
+        return self.erased_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralCode:
+    """A code a customer shares; new customers sign up with it."""
+
+    code: str
+    program_id: int
+    customer_id: int
+    kind: str
+    max_uses: int | None
+    uses: int
+    expires_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """The link from a referee up to its referrer."""
+
+    id: int
+    program_id: int
+    referee_id: int
+    referrer_id: int
+    code: str
+    channel: str
+    status: str
+    fraud_signals: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A stored ADMIN or PARTNER token (only its hash is kept)."""
+
+    id: int
+    role: str
+    program_id: int | None
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None

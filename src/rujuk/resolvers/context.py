@@ -1,0 +1,58 @@
+"""The per-request context: the runtime, the caller, and batch loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
+
+from rujuk.access import Principal
+from rujuk.errors import RequestError
+from rujuk.records import Customer, Program, Referral, ReferralCode
+from rujuk.runtime import Runtime
+from rujuk.services import customers, programs
+
+
+@dataclass
+class Context:
+    """What every resolver of one request shares."""
+
+    runtime: Runtime
+    request: Request | WebSocket
+    caller: Principal | RequestError
+    response: Any = None
+    request_id: str = "-"
+    customers: DataLoader[int, Customer | None] = field(init=False)
+    referrals: DataLoader[int, Referral | None] = field(init=False)
+    codes: DataLoader[int, list[ReferralCode]] = field(init=False)
+    programs: DataLoader[int, Program | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        runtime = self.runtime
+
+        async def load_customers(ids: list[int]) -> list[Customer | None]:
+            return await customers.load_customers(runtime, ids)
+
+        async def load_referrals(ids: list[int]) -> list[Referral | None]:
+            return await customers.load_referrals(runtime, ids)
+
+        async def load_codes(ids: list[int]) -> list[list[ReferralCode]]:
+            return await customers.load_codes(runtime, ids)
+
+        async def load_programs(ids: list[int]) -> list[Program | None]:
+            return await programs.load_programs(runtime, ids)
+
+        self.customers = DataLoader(load_fn=load_customers)
+        self.referrals = DataLoader(load_fn=load_referrals)
+        self.codes = DataLoader(load_fn=load_codes)
+        self.programs = DataLoader(load_fn=load_programs)
+
+    @property
+    def principal(self) -> Principal:
+        """The caller; a bad token fails every field that asks."""
+        if isinstance(self.caller, RequestError):
+            raise self.caller
+        return self.caller

@@ -1,0 +1,141 @@
+"""Root mutation fields: each turns its input into a domain call and DomainErrors into userErrors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import strawberry
+
+from rujuk import ids
+from rujuk.errors import DomainError
+from rujuk.records import TierRule
+from rujuk.schema.inputs import (
+    CreateApiTokenInput,
+    CreateProgramInput,
+    IssueCustomerTokenInput,
+    IssueReferralCodeInput,
+    RegisterCustomerInput,
+)
+from rujuk.schema.payloads import (
+    ApiTokenPayload,
+    CustomerTokenPayload,
+    ProgramPayload,
+    ReferralCodePayload,
+    RegisterCustomerPayload,
+    UserError,
+)
+from rujuk.schema.types import Customer, Info, Program, Referral, ReferralCode
+from rujuk.services import programs, referral_codes, registration, tokens
+
+T = TypeVar("T")
+
+
+async def attempt(call: Awaitable[T]) -> T | UserError:
+    """The call's result, or its DomainError as a UserError."""
+    try:
+        return await call
+    except DomainError as error:
+        return UserError.of(error)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def create_program(self, info: Info, input: CreateProgramInput) -> ProgramPayload:
+        draft = programs.ProgramDraft(
+            name=input.name,
+            currency=input.currency,
+            tiers=tuple(
+                TierRule(
+                    t.name, t.min_qualified_referrals, t.min_network_revenue, tuple(t.level_rates)
+                )
+                for t in input.tiers
+            ),
+            max_payout_rate=input.max_payout_rate,
+            referee_reward=input.referee_reward,
+            hold_days=input.hold_days,
+            compression=input.compression,
+        )
+        result = await attempt(
+            programs.create_program(info.context.runtime, info.context.principal, draft)
+        )
+        if isinstance(result, UserError):
+            return ProgramPayload(user_errors=[result])
+        return ProgramPayload(program=Program.of(result))
+
+    @strawberry.mutation
+    async def register_customer(
+        self, info: Info, input: RegisterCustomerInput
+    ) -> RegisterCustomerPayload:
+        sign_up = registration.SignUp(
+            program_id=ids.local_id(input.program_id, "Program"),
+            external_id=input.external_id,
+            display_name=input.display_name,
+            email=input.email,
+            phone=input.phone,
+            referral_code=input.referral_code,
+            channel=input.channel.value,
+            device_id=input.device_id,
+            joined_at=input.joined_at,
+        )
+        result = await attempt(
+            registration.register_customer(info.context.runtime, info.context.principal, sign_up)
+        )
+        if isinstance(result, UserError):
+            return RegisterCustomerPayload(user_errors=[result])
+        return RegisterCustomerPayload(
+            customer=Customer.of(result.customer),
+            referral=None if result.referral is None else Referral.of(result.referral),
+        )
+
+    @strawberry.mutation
+    async def issue_referral_code(
+        self, info: Info, input: IssueReferralCodeInput
+    ) -> ReferralCodePayload:
+        request = referral_codes.CodeRequest(
+            customer_id=ids.local_id(input.customer_id, "Customer"),
+            kind=input.kind.value,
+            max_uses=input.max_uses,
+            expires_at=input.expires_at,
+            vanity=input.vanity,
+        )
+        result = await attempt(
+            referral_codes.issue_code(info.context.runtime, info.context.principal, request)
+        )
+        if isinstance(result, UserError):
+            return ReferralCodePayload(user_errors=[result])
+        return ReferralCodePayload(referral_code=ReferralCode.of(result))
+
+    @strawberry.mutation
+    async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> ApiTokenPayload:
+        program_id: int | None = None
+        if input.program_id is not None:
+            program_id = ids.local_id(input.program_id, "Program")
+            if program_id is None:
+                unknown = DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+                return ApiTokenPayload(user_errors=[UserError.of(unknown)])
+        result = await attempt(
+            tokens.create_api_token(
+                info.context.runtime, info.context.principal, input.role.value, program_id, input.label
+            )
+        )
+        if isinstance(result, UserError):
+            return ApiTokenPayload(user_errors=[result])
+        return ApiTokenPayload(token=result)
+
+    @strawberry.mutation
+    async def issue_customer_token(
+        self, info: Info, input: IssueCustomerTokenInput
+    ) -> CustomerTokenPayload:
+        result = await attempt(
+            tokens.issue_customer_token(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.customer_id, "Customer"),
+                input.ttl_seconds,
+            )
+        )
+        if isinstance(result, UserError):
+            return CustomerTokenPayload(user_errors=[result])
+        return CustomerTokenPayload(token=result.token, expires_at=result.expires_at)

@@ -1,0 +1,76 @@
+"""Root query fields."""
+
+from __future__ import annotations
+
+import strawberry
+
+from rujuk import ids
+from rujuk.access import Role
+from rujuk.schema.types import Customer, Info, Node, Program, Referral, ReferralCode
+from rujuk.services import customers, programs, referral_codes, referrals
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        ctx = info.context
+        parsed = ids.from_global_id(id)
+        ctx.principal.require_authenticated()
+        if parsed is None:
+            return None
+        kind, number = parsed
+        if kind == "Customer":
+            customer = await customers.get_customer(ctx.runtime, ctx.principal, number)
+            return None if customer is None else Customer.of(customer)
+        if kind == "Program":
+            program = await programs.find_program(ctx.runtime, ctx.principal, number)
+            return None if program is None else Program.of(program)
+        if kind == "Referral":
+            referral = await referrals.find_referral(ctx.runtime, ctx.principal, number)
+            return None if referral is None else Referral.of(referral)
+        return None
+
+    @strawberry.field
+    async def program(self, info: Info, id: strawberry.ID) -> Program | None:
+        ctx = info.context
+        ctx.principal.require_authenticated()
+        number = ids.local_id(id, "Program")
+        if number is None:
+            return None
+        program = await programs.find_program(ctx.runtime, ctx.principal, number)
+        return None if program is None else Program.of(program)
+
+    @strawberry.field
+    async def programs(self, info: Info) -> list[Program]:
+        found = await programs.visible_programs(info.context.runtime, info.context.principal)
+        return [Program.of(p) for p in found]
+
+    @strawberry.field
+    async def customer(
+        self, info: Info, program_id: strawberry.ID, external_id: str
+    ) -> Customer | None:
+        ctx = info.context
+        ctx.principal.require_authenticated()
+        number = ids.local_id(program_id, "Program")
+        if number is None:
+            return None
+        found = await customers.find_customer(ctx.runtime, ctx.principal, number, external_id)
+        return None if found is None else Customer.of(found)
+
+    @strawberry.field(description="Public: lets a sign-up form check a code before submitting it.")
+    async def referral_code(self, info: Info, code: str) -> ReferralCode | None:
+        info.context.principal  # noqa: B018 - a bad token fails even public fields
+        found = await referral_codes.look_up_code(info.context.runtime, code)
+        return None if found is None else ReferralCode.of(found[0])
+
+    @strawberry.field(description="The customer behind a CUSTOMER token; null for other tokens.")
+    async def viewer(self, info: Info) -> Customer | None:
+        principal = info.context.principal
+        principal.require_authenticated()
+        if principal.role is not Role.CUSTOMER or principal.customer_id is None:
+            return None
+        found = await customers.get_customer(info.context.runtime, principal, principal.customer_id)
+        return None if found is None else Customer.of(found)
+
+

@@ -1,0 +1,36 @@
+"""What a running rujuk process holds: the pool, the graphs and the signing key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rujuk.config import Settings
+from rujuk.db import tokens as token_queries
+from rujuk.db.pool import Pool, create_pool
+from rujuk.graph import GraphStore
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Shared state of one worker process."""
+
+    settings: Settings
+    database_url: str
+    pool: Pool
+    graphs: GraphStore
+    signing_key: bytes
+
+    @classmethod
+    async def start(cls, settings: Settings, database_url: str) -> Runtime:
+        """Connect, load every graph and follow other workers' writes."""
+        pool = await create_pool(database_url)
+        graphs = GraphStore(pool)
+        await graphs.load()
+        await graphs.listen(database_url)
+        key = await token_queries.signing_key(pool)
+        return cls(settings, database_url, pool, graphs, key)
+
+    async def close(self) -> None:
+        """Stop listening and close the pool."""
+        await self.graphs.close()
+        await self.pool.close()

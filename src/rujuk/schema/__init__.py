@@ -1,0 +1,55 @@
+"""The strawberry schema: the contract's types, and the root types from resolvers/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from rujuk.schema.errors import ErrorCodes
+from rujuk.schema.scalars import SCALAR_OVERRIDES
+
+# Bounded caches: a public endpoint must not grow memory with unique query texts.
+CACHE_SIZE = 512
+MAX_DEPTH = 15
+MAX_ALIASES = 100
+MAX_TOKENS = 5000
+
+
+class RujukSchema(strawberry.Schema):
+    """The schema; errors are logged once, by ErrorCodes, not with strawberry's tracebacks."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
+def build_schema() -> RujukSchema:
+    """The schema rujuk serves."""
+    from rujuk.resolvers.mutation import Mutation
+    from rujuk.resolvers.query import Query
+
+    extensions: list[Any] = [
+        ErrorCodes,
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ]
+    return RujukSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,
+    )

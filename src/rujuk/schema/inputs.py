@@ -1,0 +1,117 @@
+"""The contract's input types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from rujuk.schema.enums import Channel, CodeKind, ReviewDecision, TokenRole
+
+
+@strawberry.input
+class TierRuleInput:
+    name: str
+    level_rates: list[Decimal]
+    min_qualified_referrals: int = 0
+    min_network_revenue: Decimal = Decimal("0")
+
+
+@strawberry.input
+class CreateProgramInput:
+    name: str
+    tiers: list[TierRuleInput]
+    currency: str = "IDR"
+    max_payout_rate: Decimal = Decimal("0.30")
+    referee_reward: Decimal = Decimal("0")
+    hold_days: int = 14
+    compression: bool = False
+
+
+@strawberry.input
+class RegisterCustomerInput:
+    program_id: strawberry.ID
+    external_id: str = strawberry.field(
+        description="The partner's own ID for this customer; unique within the program."
+    )
+    display_name: str
+    email: str | None = None
+    phone: str | None = None
+    referral_code: str | None = strawberry.field(
+        default=None, description="Optional: sign-up without a code makes a new root."
+    )
+    channel: Channel = Channel.DIRECT
+    device_id: str | None = strawberry.field(
+        default=None, description="An opaque device fingerprint from the partner, for fraud signals."
+    )
+    joined_at: datetime | None = None
+
+
+@strawberry.input
+class IssueReferralCodeInput:
+    customer_id: strawberry.ID
+    kind: CodeKind = CodeKind.MULTI_USE
+    max_uses: int | None = None
+    expires_at: datetime | None = None
+    vanity: str | None = strawberry.field(
+        default=None,
+        description="A requested code such as ANDI2026; refused with INVALID_CODE when taken or "
+        "malformed.",
+    )
+
+
+@strawberry.input
+class RecordPurchaseInput:
+    program_id: strawberry.ID
+    customer_external_id: str
+    order_id: str = strawberry.field(
+        description="Idempotency key: the same orderId again returns the first result."
+    )
+    amount: Decimal
+    occurred_at: datetime | None = None
+
+
+@strawberry.input
+class RefundPurchaseInput:
+    program_id: strawberry.ID
+    order_id: str
+    amount: Decimal | None = strawberry.field(
+        default=None, description="Omitted: refund whatever is left of the purchase."
+    )
+
+
+@strawberry.input
+class SettleRewardsInput:
+    program_id: strawberry.ID
+    as_of: datetime | None = strawberry.field(
+        default=None,
+        description="Approve PENDING rewards whose availableAt is at or before this; default now.",
+    )
+
+
+@strawberry.input
+class ReviewReferralInput:
+    referral_id: strawberry.ID
+    decision: ReviewDecision
+    note: str | None = None
+
+
+@strawberry.input
+class EraseCustomerInput:
+    customer_id: strawberry.ID
+
+
+@strawberry.input
+class CreateApiTokenInput:
+    role: TokenRole
+    label: str
+    program_id: strawberry.ID | None = strawberry.field(default=None, description="Required for PARTNER.")
+
+
+@strawberry.input
+class IssueCustomerTokenInput:
+    customer_id: strawberry.ID
+    ttl_seconds: int | None = strawberry.field(
+        default=None, description="Lifetime in seconds; default 3600."
+    )

@@ -1,0 +1,74 @@
+"""The contract's mutation payloads and the UserError they carry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from rujuk.errors import DomainError
+from rujuk.schema.types import Customer, Program, Referral, ReferralCode
+
+
+@strawberry.type(
+    description="An expected, user-facing failure of a mutation. code is one of:\n"
+    "INVALID_CODE, CODE_EXPIRED, CODE_EXHAUSTED, SELF_REFERRAL, ALREADY_REGISTERED,\n"
+    "UNKNOWN_CUSTOMER, UNKNOWN_PROGRAM, ORDER_CONFLICT, INVALID_AMOUNT,\n"
+    "REFUND_EXCEEDS_PURCHASE, INVALID_PROGRAM_RULES, INVALID_INPUT, NOT_FOUND."
+)
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description='Path to the input field at fault, e.g. ["input", "referralCode"].'
+    )
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, error: DomainError) -> UserError:
+        return cls(field=error.field, code=error.code, message=error.message)
+
+
+@strawberry.type
+class ProgramPayload:
+    program: Program | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RegisterCustomerPayload:
+    customer: Customer | None = None
+    referral: Referral | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ReferralCodePayload:
+    referral_code: ReferralCode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ApiTokenPayload:
+    token: str | None = strawberry.field(
+        default=None, description="Shown once; only a hash is stored."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CustomerTokenPayload:
+    token: str | None = None
+    expires_at: datetime | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CustomerPayload:
+    customer: Customer | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ReferralPayload:
+    referral: Referral | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -1,0 +1,128 @@
+"""Reading customers and their place in the referral tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rujuk.access import Principal, Role
+from rujuk.db import codes as code_queries
+from rujuk.db import customers as customer_queries
+from rujuk.db import referrals as referral_queries
+from rujuk.errors import Forbidden, RequestError
+from rujuk.graph import DownlineEntry
+from rujuk.pagination import Page, paginate
+from rujuk.records import Customer, Referral, ReferralCode
+from rujuk.runtime import Runtime
+
+MAX_TREE_DEPTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class TreeStats:
+    """A customer's figures that follow the structural tree."""
+
+    direct_referrals: int
+    depth: int
+
+
+def check_depth(max_depth: int) -> None:
+    """maxDepth must lie in [0, 100]."""
+    if not 0 <= max_depth <= MAX_TREE_DEPTH:
+        raise RequestError(f"maxDepth must be between 0 and {MAX_TREE_DEPTH}", "INVALID_INPUT")
+
+
+async def find_customer(
+    runtime: Runtime, principal: Principal, program_id: int, external_id: str
+) -> Customer | None:
+    """A customer by the partner's own ID; a CUSTOMER token may look up only itself."""
+    principal.require_authenticated()
+    if principal.role is Role.CUSTOMER:
+        if principal.program_id != program_id:
+            raise Forbidden("this token may not read that program")
+    else:
+        principal.require_manager(program_id)
+    async with runtime.pool.acquire() as conn:
+        customer = await customer_queries.find_customer(conn, program_id, external_id)
+    if customer is not None:
+        principal.require_details(customer.program_id, customer.id)
+    return customer
+
+
+async def get_customer(runtime: Runtime, principal: Principal, customer_id: int) -> Customer | None:
+    """A customer by id, if the caller may see more of it than its display name."""
+    principal.require_authenticated()
+    async with runtime.pool.acquire() as conn:
+        customer = await customer_queries.get_customer(conn, customer_id)
+    if customer is not None:
+        principal.require_details(customer.program_id, customer.id)
+    return customer
+
+
+async def load_customers(runtime: Runtime, customer_ids: list[int]) -> list[Customer | None]:
+    """Customers by id in the order asked (for batch loading; no rights are checked here)."""
+    async with runtime.pool.acquire() as conn:
+        found = {c.id: c for c in await customer_queries.get_customers(conn, customer_ids)}
+    return [found.get(i) for i in customer_ids]
+
+
+async def load_referrals(runtime: Runtime, referee_ids: list[int]) -> list[Referral | None]:
+    """Each referee's link (None for roots), in the order asked."""
+    async with runtime.pool.acquire() as conn:
+        found = {
+            r.referee_id: r for r in await referral_queries.referrals_of_referees(conn, referee_ids)
+        }
+    return [found.get(i) for i in referee_ids]
+
+
+async def load_codes(runtime: Runtime, customer_ids: list[int]) -> list[list[ReferralCode]]:
+    """Each customer's codes, oldest first, in the order asked."""
+    async with runtime.pool.acquire() as conn:
+        codes = await code_queries.codes_of(conn, customer_ids)
+    by_owner: dict[int, list[ReferralCode]] = {i: [] for i in customer_ids}
+    for code in codes:
+        by_owner[code.customer_id].append(code)
+    return [by_owner[i] for i in customer_ids]
+
+
+async def referrer_id(runtime: Runtime, principal: Principal, customer: Customer) -> int | None:
+    """Who referred the customer (structural tree)."""
+    principal.require_details(customer.program_id, customer.id)
+    return (await runtime.graphs.graph_with(customer.program_id, customer.id)).members[customer.id].referrer
+
+
+async def ancestors(runtime: Runtime, principal: Principal, customer: Customer, max_depth: int) -> list[int]:
+    """The upline, nearest first, at most max_depth customers."""
+    principal.require_details(customer.program_id, customer.id)
+    check_depth(max_depth)
+    return (await runtime.graphs.graph_with(customer.program_id, customer.id)).ancestors(customer.id, max_depth)
+
+
+async def referees(
+    runtime: Runtime, principal: Principal, customer: Customer, first: int, after: str | None
+) -> Page[int]:
+    """Direct referees, oldest first, one page."""
+    principal.require_details(customer.program_id, customer.id)
+    found = (await runtime.graphs.graph_with(customer.program_id, customer.id)).referees(customer.id)
+    return paginate(found, lambda c: c, first, after)
+
+
+async def downline(
+    runtime: Runtime,
+    principal: Principal,
+    customer: Customer,
+    max_depth: int,
+    first: int,
+    after: str | None,
+) -> Page[DownlineEntry]:
+    """Everyone below down to max_depth, breadth first, one page."""
+    principal.require_details(customer.program_id, customer.id)
+    check_depth(max_depth)
+    entries = (await runtime.graphs.graph_with(customer.program_id, customer.id)).downline(customer.id, max_depth)
+    return paginate(entries, lambda e: e.customer_id, first, after)
+
+
+async def tree_stats(runtime: Runtime, principal: Principal, customer: Customer) -> TreeStats:
+    """directReferrals and depth."""
+    principal.require_details(customer.program_id, customer.id)
+    graph = (await runtime.graphs.graph_with(customer.program_id, customer.id))
+    return TreeStats(graph.direct_referrals(customer.id), graph.depth(customer.id))

@@ -1,0 +1,156 @@
+"""API tokens (ADMIN, PARTNER) and signed customer tokens; resolving a bearer token to a caller."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rujuk.access import ANONYMOUS, Principal, Role
+from rujuk.db import customers as customer_queries
+from rujuk.db import programs as program_queries
+from rujuk.db import tokens as token_queries
+from rujuk.errors import DomainError, Unauthenticated
+from rujuk.runtime import Runtime
+
+API_TOKEN_PREFIX = "rjk_"
+CUSTOMER_TOKEN_PREFIX = "rjc_"
+DEFAULT_CUSTOMER_TOKEN_TTL = 3600
+MAX_CUSTOMER_TOKEN_TTL = 30 * 24 * 3600
+MAX_TOKEN_LENGTH = 512
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerToken:
+    """A freshly signed customer token and when it stops working."""
+
+    token: str
+    expires_at: datetime
+
+
+def token_hash(token: str) -> bytes:
+    """What is stored of an API token: its SHA-256."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def create_api_token(
+    runtime: Runtime, principal: Principal, role: str, program_id: int | None, label: str
+) -> str:
+    """Mint an ADMIN or PARTNER token (ADMIN only); the token is returned once, its hash stored."""
+    principal.require_admin()
+    return await mint_api_token(runtime, role, program_id, label)
+
+
+async def mint_api_token(runtime: Runtime, role: str, program_id: int | None, label: str) -> str:
+    """Mint a token without a caller (the CLI and `make serve` do this)."""
+    if not 1 <= len(label.strip()) <= 200:
+        raise DomainError("INVALID_INPUT", "label must be 1 to 200 characters", ["input", "label"])
+    if role == "PARTNER":
+        if program_id is None:
+            raise DomainError(
+                "UNKNOWN_PROGRAM", "a PARTNER token needs a programId", ["input", "programId"]
+            )
+        async with runtime.pool.acquire() as conn:
+            if await program_queries.get_program(conn, program_id) is None:
+                raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+    elif program_id is not None:
+        raise DomainError(
+            "INVALID_INPUT", "an ADMIN token covers every program", ["input", "programId"]
+        )
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await token_queries.insert_api_token(
+        runtime.pool,
+        token_hash=token_hash(token),
+        role=role,
+        program_id=program_id,
+        label=label.strip(),
+    )
+    return token
+
+
+async def issue_customer_token(
+    runtime: Runtime, principal: Principal, customer_id: int | None, ttl_seconds: int | None
+) -> CustomerToken:
+    """Sign a token for one customer's dashboard (ADMIN or the program's PARTNER)."""
+    principal.require_authenticated()
+    ttl = DEFAULT_CUSTOMER_TOKEN_TTL if ttl_seconds is None else ttl_seconds
+    if not 60 <= ttl <= MAX_CUSTOMER_TOKEN_TTL:
+        raise DomainError(
+            "INVALID_INPUT",
+            f"ttlSeconds must be between 60 and {MAX_CUSTOMER_TOKEN_TTL}",
+            ["input", "ttlSeconds"],
+        )
+    unknown = DomainError("UNKNOWN_CUSTOMER", "no such customer", ["input", "customerId"])
+    if customer_id is None:
+        raise unknown
+    async with runtime.pool.acquire() as conn:
+        customer = await customer_queries.get_customer(conn, customer_id)
+    if customer is None:
+        raise unknown
+    principal.require_manager(customer.program_id)
+    if customer.erased:
+        raise DomainError("UNKNOWN_CUSTOMER", "this customer was erased", ["input", "customerId"])
+    expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl)
+    claims = {"c": customer.id, "p": customer.program_id, "e": int(expires_at.timestamp())}
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    return CustomerToken(CUSTOMER_TOKEN_PREFIX + body + "." + _sign(runtime, body), expires_at)
+
+
+async def principal_for(runtime: Runtime, authorization: str | None) -> Principal:
+    """The caller behind an Authorization header; raise Unauthenticated for a bad token."""
+    if authorization is None or not authorization.strip():
+        return ANONYMOUS
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise Unauthenticated("the Authorization header must be `Bearer <token>`")
+    admin = runtime.settings.admin_token
+    if admin is not None and hmac.compare_digest(token_hash(token), token_hash(admin)):
+        return Principal(Role.ADMIN)
+    if token.startswith(CUSTOMER_TOKEN_PREFIX):
+        return await _customer_principal(runtime, token.removeprefix(CUSTOMER_TOKEN_PREFIX))
+    stored = await token_queries.find_api_token(runtime.pool, token_hash(token))
+    if stored is None:
+        raise Unauthenticated("unknown or revoked token")
+    return Principal(Role(stored.role), program_id=stored.program_id, token_id=stored.id)
+
+
+async def _customer_principal(runtime: Runtime, signed: str) -> Principal:
+    body, _, signature = signed.partition(".")
+    if not hmac.compare_digest(_sign(runtime, body), signature):
+        raise Unauthenticated("invalid customer token")
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    if claims["e"] <= datetime.now(UTC).timestamp():
+        raise Unauthenticated("this customer token has expired")
+    async with runtime.pool.acquire() as conn:
+        customer = await customer_queries.get_customer(conn, claims["c"])
+    if customer is None or customer.erased:
+        raise Unauthenticated("this customer token no longer works")
+    return Principal(Role.CUSTOMER, program_id=claims["p"], customer_id=claims["c"])
+
+
+def _sign(runtime: Runtime, body: str) -> str:
+    return _b64(hmac.new(runtime.signing_key, body.encode(), hashlib.sha256).digest())
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+async def development_admin_token(runtime: Runtime, path: Path) -> str:
+    """The ADMIN token `make serve` prints, kept in the data directory across restarts."""
+    if path.exists():
+        token = path.read_text().strip()
+        stored = await token_queries.find_api_token(runtime.pool, token_hash(token))
+        if stored is not None and stored.role == "ADMIN":
+            return token
+    token = await mint_api_token(runtime, "ADMIN", None, "development (make serve)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token

@@ -1,0 +1,119 @@
+"""Fixtures: one PostgreSQL per session, a fresh database per test, the app over HTTP."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rujuk.app import create_app
+from rujuk.config import Settings
+from rujuk.database import ensure_database
+from rujuk.db.embedded import embedded_url, start_embedded
+from rujuk.db.migrator import migrate
+from rujuk.db.pool import connect
+from tests.graphql_client import ADMIN_TOKEN, GraphQLClient
+
+TEMPLATE = "rujuk_test_template"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """The maintenance URL of the session's PostgreSQL server."""
+    url = os.environ.get("RUJUK_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="rujuk-test-") as folder:
+        server = start_embedded(Path(folder))
+        yield embedded_url(server, "postgres")
+        server.cleanup()
+
+
+def database_url_for(server_url: str, name: str) -> str:
+    """The URL of another database on the same server."""
+    base, _, query = server_url.partition("?")
+    base = base.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+async def template_url(server_url: str) -> str:
+    """A migrated database that every test's database is cloned from."""
+    conn = await connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
+    finally:
+        await conn.close()
+    await ensure_database(server_url, TEMPLATE)
+    url = database_url_for(server_url, TEMPLATE)
+    conn = await connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return url
+
+
+async def clone_database(server_url: str, template_url: str) -> str:
+    """A fresh database copied from the migrated template."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    finally:
+        await conn.close()
+    return database_url_for(server_url, name)
+
+
+async def drop_database(server_url: str, url: str) -> None:
+    """Drop a test's database."""
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    conn = await connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def database_url(server_url: str, template_url: str) -> AsyncIterator[str]:
+    """A database of this test's own."""
+    url = await clone_database(server_url, template_url)
+    yield url
+    await drop_database(server_url, url)
+
+
+def test_settings(tmp_path: Path) -> Settings:
+    """Settings as the tests run the app."""
+    return Settings(
+        database_url="postgresql://unused", data_dir=tmp_path, admin_token=ADMIN_TOKEN, log_level="INFO"
+    )
+
+
+@pytest.fixture
+async def app(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    """The ASGI app with its lifespan running."""
+    application = create_app(test_settings(tmp_path), database_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://rujuk.test") as client:
+        yield client
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    """A GraphQL client with the ADMIN token."""
+    return GraphQLClient(http)
