@@ -51,7 +51,7 @@ class ConsoleContext:
 
 def console_routes() -> list[BaseRoute]:
     """Routes serving the built console assets, to add to the application."""
-    static = ConsoleStaticFiles(directory=STATIC_DIR, check_dir=False)
+    static = ConsoleStaticFiles(directory=STATIC_DIR)
     return [Mount(STATIC_PATH, app=static, name=STATIC_ROUTE_NAME)]
 
 

@@ -58,8 +58,13 @@ class ConsoleStaticFiles(StaticFiles):
     request.
     """
 
+    def __init__(self, *, directory: str | os.PathLike[str]) -> None:
+        # No check_dir: the directory appears only once the asset build runs,
+        # perhaps after the server started.
+        super().__init__(directory=directory, check_dir=False)
+
     async def check_config(self) -> None:
-        """Accept a missing directory: it appears once the asset build runs."""
+        """Accept a missing directory, for the same reason as in ``__init__``."""
 
     def file_response(
         self,

@@ -20,7 +20,8 @@ export function readConfig() {
   };
 }
 
-const TABS_KEY = 'graphiql:tabs';
+// GraphiQL's key for its tab state (STORAGE_KEY.tabs in @graphiql/react).
+const TABS_KEY = 'graphiql:tabState';
 
 /**
  * A Storage whose keys are prefixed by a namespace the server derives from the

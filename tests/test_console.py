@@ -1,0 +1,276 @@
+"""The admin console's Python side, through HTTP: page, example tabs, static assets."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import re
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from graphql import OperationDefinitionNode, OperationType, parse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+import rujuk.console
+from rujuk.console import ConsoleContext, console_routes, render_console
+from rujuk.console.assets import ConsoleStaticFiles, find_bundle
+from rujuk.console.examples import example_tabs
+from tests.fixtures import create_program, register_ok
+from tests.graphql_client import GraphQLClient
+
+REPO = Path(__file__).resolve().parents[1]
+DEV = ConsoleContext(
+    admin_token="dev-token-123",
+    program_id="UHJvZ3JhbTox",
+    external_id="andi",
+    upline_external_id="eko",
+)
+PROD = ConsoleContext(admin_token=None, program_id="UHJvZ3JhbTox", external_id="andi")
+CONFIG_RE = re.compile(
+    r'<script type="application/json" id="rujuk-console-config">(.*?)</script>', re.S
+)
+
+
+def console_app(context: ConsoleContext) -> Starlette:
+    """An app wired the way rujuk's is: GET /graphql renders the console."""
+
+    async def graphql_page(request: Request) -> Response:
+        return render_console(request, context)
+
+    return Starlette(routes=[Route("/graphql", graphql_page), *console_routes()])
+
+
+@pytest.fixture
+async def dev_http() -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the console app in development mode."""
+    transport = httpx.ASGITransport(app=console_app(DEV))
+    async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as client:
+        yield client
+
+
+async def get_page(context: ConsoleContext) -> httpx.Response:
+    transport = httpx.ASGITransport(app=console_app(context))
+    async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as client:
+        return await client.get("/graphql", headers={"Accept": "text/html"})
+
+
+def page_config(html: str) -> dict[str, Any]:
+    match = CONFIG_RE.search(html)
+    assert match is not None, html
+    config: dict[str, Any] = json.loads(match.group(1))
+    return config
+
+
+@pytest.fixture
+def built() -> None:
+    """Skips when the asset build did not run (node/npm absent on this machine)."""
+    if find_bundle() is None:
+        pytest.skip("console assets not built: scripts/build-console needs node and npm")
+
+
+@pytest.mark.usefixtures("built")
+async def test_page_loads_bundle_from_own_origin_only(dev_http: httpx.AsyncClient) -> None:
+    response = await dev_http.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert urls, html
+    for url in urls:
+        assert url.startswith(("/console/static/", "data:")), url
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp
+    assert "connect-src 'self'" in csp
+    assert response.headers["cache-control"] == "no-store"
+
+    for url in urls:
+        if url.startswith("/console/static/"):
+            asset = await dev_http.get(url)
+            assert asset.status_code == 200, url
+            assert len(asset.content) > 10_000
+            assert asset.headers["cache-control"].endswith("immutable")
+
+
+async def test_dev_page_prefills_admin_token_and_examples() -> None:
+    config = page_config((await get_page(DEV)).text)
+    assert config["endpoint"] == "/graphql"
+    assert json.loads(config["headers"]) == {"Authorization": "Bearer dev-token-123"}
+    names = [operation_name(tab["query"]) for tab in config["tabs"]]
+    assert names[:5] == ["TopInfluencers", "Downline", "Upline", "ProgramStats", "RecordPurchase"]
+    downline = config["tabs"][1]
+    assert json.loads(downline["variables"]) == {"programId": "UHJvZ3JhbTox", "externalId": "andi"}
+    assert json.loads(config["tabs"][2]["variables"])["externalId"] == "eko"
+
+
+async def test_other_setups_never_carry_a_token() -> None:
+    response = await get_page(PROD)
+    config = page_config(response.text)
+    assert config["headers"] is None
+    assert "Bearer" not in response.text
+    assert "Authorization" not in response.text
+    # Tabs saved in a dev session must not resurface, token-less or not.
+    assert config["storageNamespace"] != page_config((await get_page(DEV)).text)["storageNamespace"]
+
+
+async def test_config_cannot_break_out_of_its_script_element() -> None:
+    hostile = ConsoleContext(
+        admin_token="</script><script>alert(1)</script>", program_id="p&<!--", external_id=None
+    )
+    html = (await get_page(hostile)).text
+    assert "<script>alert(1)" not in html
+    config = page_config(html)
+    assert json.loads(config["headers"])["Authorization"].endswith("</script>")
+    assert json.loads(config["tabs"][0]["variables"])["programId"] == "p&<!--"
+
+
+async def test_without_demo_data_tabs_carry_placeholders() -> None:
+    config = page_config((await get_page(ConsoleContext(None, None, None))).text)
+    variables = json.loads(config["tabs"][1]["variables"])
+    assert variables["programId"].startswith("<program id")
+    assert variables["externalId"].startswith("<customer")
+
+
+async def test_without_build_falls_back_to_cdn_and_logs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(rujuk.console, "find_bundle", lambda: None)
+    monkeypatch.setattr(rujuk.console, "_fallback_warned", threading.Event())
+    with caplog.at_level(logging.WARNING, logger="rujuk.console"):
+        first = await get_page(DEV)
+        await get_page(DEV)
+    assert first.status_code == 200
+    assert "https://unpkg.com/graphiql@" in first.text
+    assert 'integrity="sha384-' in first.text
+    assert "content-security-policy" not in first.headers
+    assert page_config(first.text)["tabs"]
+    warnings = [r for r in caplog.records if "CDN" in r.getMessage()]
+    assert len(warnings) == 1, "warned once per process, not per page view"
+    assert warnings[0].levelno == logging.WARNING
+
+
+def the_operation(query: str) -> OperationDefinitionNode:
+    operations = [d for d in parse(query).definitions if isinstance(d, OperationDefinitionNode)]
+    assert len(operations) == 1
+    return operations[0]
+
+
+def operation_name(query: str) -> str:
+    name = the_operation(query).name
+    assert name is not None
+    return name.value
+
+
+def operation_type(query: str) -> OperationType:
+    return the_operation(query).operation
+
+
+def test_example_order_ids_are_fresh_per_page_unless_given() -> None:
+    first, second = example_tabs("p", "c"), example_tabs("p", "c")
+    assert first[4].variables != second[4].variables
+    fixed = example_tabs("p", "c", order_id="order-1")[4]
+    assert fixed.variables is not None
+    assert json.loads(fixed.variables)["orderId"] == "order-1"
+
+
+# --- static assets ---------------------------------------------------------
+
+
+@pytest.fixture
+async def static_http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ConsoleStaticFiles over a tiny fake build."""
+    (tmp_path / "console.js").write_text("console.log('rujuk');\n" * 200)
+    (tmp_path / "console.js.gz").write_bytes(gzip.compress((tmp_path / "console.js").read_bytes()))
+    (tmp_path / "console.css").write_text("body{margin:0}\n")
+    app = Starlette(routes=[Mount("/s", app=ConsoleStaticFiles(directory=tmp_path))])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as client:
+        yield client
+
+
+async def test_static_serves_precompressed_gzip(static_http: httpx.AsyncClient) -> None:
+    response = await static_http.get("/s/console.js?v=abc", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["vary"] == "Accept-Encoding"
+    assert response.text.startswith("console.log('rujuk');")  # httpx decoded it
+
+    plain = await static_http.get("/s/console.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.text == response.text
+    assert plain.headers["cache-control"] == "no-cache"
+
+
+async def test_static_revalidates_and_404s(static_http: httpx.AsyncClient) -> None:
+    first = await static_http.get("/s/console.css")
+    again = await static_http.get(
+        "/s/console.css", headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert again.status_code == 304
+    assert (await static_http.get("/s/nope.js")).status_code == 404
+    assert (await static_http.get("/s/../test_console.py")).status_code == 404
+
+
+async def test_static_route_tolerates_missing_build(tmp_path: Path) -> None:
+    app = Starlette(routes=[Mount("/s", app=ConsoleStaticFiles(directory=tmp_path / "absent"))])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://console.test") as client:
+        assert (await client.get("/s/console.js")).status_code == 404
+
+
+def test_find_bundle_digest_changes_with_the_build(tmp_path: Path) -> None:
+    assert find_bundle(tmp_path) is None
+    (tmp_path / "console.js").write_text("a")
+    (tmp_path / "console.css").write_text("b")
+    before = find_bundle(tmp_path)
+    (tmp_path / "console.js").write_text("a longer build")
+    after = find_bundle(tmp_path)
+    assert before is not None
+    assert after is not None
+    assert before.digest != after.digest
+
+
+def test_npm_dependencies_are_pinned() -> None:
+    package = json.loads((REPO / "web/console/package.json").read_text())
+    lock = json.loads((REPO / "web/console/package-lock.json").read_text())
+    for section in ("dependencies", "devDependencies"):
+        for name, version in package[section].items():
+            assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name}@{version} is not exact"
+            assert lock["packages"][f"node_modules/{name}"]["version"] == version
+    for name in ("graphiql", "@graphiql/plugin-explorer", "react", "react-dom", "vite"):
+        assert name in package["dependencies"] or name in package["devDependencies"]
+
+
+# --- the examples against the real schema -----------------------------------
+
+
+async def test_every_example_tab_runs_on_a_real_tree(gql: GraphQLClient) -> None:
+    program = await create_program(gql)
+    root = await register_ok(gql, program["id"], "root", displayName="Root Customer")
+    child = await register_ok(gql, program["id"], "child", root["referralCodes"][0]["code"])
+    grandchild = await register_ok(gql, program["id"], "grand", child["referralCodes"][0]["code"])
+
+    tabs = example_tabs(program["id"], "root", grandchild["externalId"], order_id="console-test-1")
+    for tab in tabs:
+        variables = json.loads(tab.variables) if tab.variables else {}
+        body = await gql.post(tab.query, variables)
+        assert "errors" not in body, (operation_name(tab.query), body["errors"])
+        operations = [
+            d for d in parse(tab.query).definitions if isinstance(d, OperationDefinitionNode)
+        ]
+        if operations[0].operation is OperationType.MUTATION:
+            assert body["data"]["recordPurchase"]["userErrors"] == []
+
+    downline = await gql.data(tabs[1].query, json.loads(tabs[1].variables or "{}"))
+    edges = downline["customer"]["downline"]["edges"]
+    assert [(e["depth"], e["node"]["externalId"]) for e in edges] == [(1, "child"), (2, "grand")]
+    upline = await gql.data(tabs[2].query, json.loads(tabs[2].variables or "{}"))
+    assert [c["externalId"] for c in upline["customer"]["ancestors"]] == ["child", "root"]
