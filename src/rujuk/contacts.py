@@ -7,7 +7,11 @@ import re
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 MAX_EMAIL_LENGTH = 254
 MAX_PHONE_LENGTH = 32
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No spaces or control characters (PostgreSQL text cannot even hold NUL).
+_EMAIL = re.compile(r"\A[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+\Z")
+# Digits with the usual punctuation: +62 (0812) 3456-7890.
+_PHONE = re.compile(r"\A\+?[0-9 ().\-]+\Z")
+_NON_DIGITS = re.compile(r"[^0-9]")
 
 
 def is_plausible_email(email: str) -> bool:
@@ -16,9 +20,10 @@ def is_plausible_email(email: str) -> bool:
 
 
 def is_plausible_phone(phone: str) -> bool:
-    """Between 6 and 15 digits once punctuation is dropped (E.164 allows at most 15)."""
-    digits = re.sub(r"\D", "", phone)
-    return len(phone) <= MAX_PHONE_LENGTH and 6 <= len(digits) <= 15
+    """Digits, spaces and + ( ) . -; 6 to 15 digits (E.164 allows at most 15)."""
+    digits = _NON_DIGITS.sub("", phone)
+    well_formed = len(phone) <= MAX_PHONE_LENGTH and bool(_PHONE.match(phone.strip()))
+    return well_formed and 6 <= len(digits) <= 15
 
 
 def email_key(email: str) -> str:
@@ -33,7 +38,7 @@ def email_key(email: str) -> str:
 
 def phone_key(phone: str) -> str:
     """Digits only, with a leading 0 or 62 read as Indonesia's 62."""
-    digits = re.sub(r"\D", "", phone)
+    digits = _NON_DIGITS.sub("", phone)
     if digits.startswith("62"):
         return digits
     if digits.startswith("0"):
