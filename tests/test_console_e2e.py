@@ -1,0 +1,211 @@
+"""The admin console in headless Chromium against a running rujuk with demo data.
+
+Opens /graphql, runs the downline example tab, reads the result pane, opens
+the Referral tree panel and finds the customers in it; and checks that no
+request left the server's origin. Skips only when no Chromium can be had.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.async_api import Page, Request, Route, WebSocket, async_playwright
+
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOT = REPO / "test-artifacts" / "console.png"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Monaco and a 5 MB bundle on a 2-core machine: generous, but bounded.
+TIMEOUT_MS = 60_000
+EXAMPLE_TABS = ["TopInfluencers", "Downline", "Upline", "ProgramStats", "RecordPurchase"]
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    """Debian's Chromium, installed through apt-get when missing and possible."""
+    try:
+        result = subprocess.run(
+            [str(REPO / "scripts" / "ensure-chromium")],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        pytest.skip(f"no Chromium could be installed: {error}")
+    path = result.stdout.strip()
+    if result.returncode != 0 or not path:
+        pytest.skip(f"no Chromium could be installed: {result.stderr.strip()[-500:]}")
+    return path
+
+
+def same_origin(url: str, origin: str) -> bool:
+    """Whether a request URL stays on the server (data: and blob: stay in the page)."""
+    parts, own = urlsplit(url), urlsplit(origin)
+    if parts.scheme in ("data", "blob", "about"):
+        return True
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    return (scheme, parts.netloc) == (own.scheme, own.netloc)
+
+
+async def tree_names(page: Page) -> list[str]:
+    names: list[str] = await page.get_by_test_id("tree-node-name").all_inner_texts()
+    return names
+
+
+async def test_console_runs_downline_and_draws_the_tree(
+    live_server: Any, chromium_executable: str
+) -> None:
+    origin = str(live_server.url).rstrip("/")
+    requests: list[str] = []
+    foreign: list[str] = []
+    problems: list[str] = []
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_executable, args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(viewport={"width": 1440, "height": 900})
+            context.set_default_timeout(TIMEOUT_MS)
+
+            def on_request(request: Request) -> None:
+                requests.append(request.url)
+                if not same_origin(request.url, origin):
+                    foreign.append(request.url)
+
+            def on_websocket(socket: WebSocket) -> None:
+                requests.append(socket.url)
+                if not same_origin(socket.url, origin):
+                    foreign.append(socket.url)
+
+            async def guard(route: Route) -> None:
+                # Recorded above; aborted here so the test never depends on
+                # (or leaks to) the outside network.
+                if same_origin(route.request.url, origin):
+                    await route.continue_()
+                else:
+                    await route.abort()
+
+            context.on("request", on_request)
+            await context.route("**/*", guard)
+            page = await context.new_page()
+            page.on("websocket", on_websocket)
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            page.on(
+                "console",
+                lambda message: (
+                    problems.append(f"console: {message.text}")
+                    if message.type == "error" or "Content Security Policy" in message.text
+                    else None
+                ),
+            )
+
+            response = await page.goto(f"{origin}/graphql")
+            assert response is not None
+            assert response.ok, response.status
+            assert "text/html" in response.headers["content-type"]
+            config = json.loads(await page.locator("#rujuk-console-config").text_content() or "")
+            assert "/console/static/" in await page.content(), "self-hosted bundle, not the CDN"
+
+            tabs = page.locator(".graphiql-tab")
+            await tabs.nth(len(EXAMPLE_TABS) - 1).wait_for()
+            titles = [title.strip() for title in await tabs.all_inner_texts()]
+            assert titles[: len(EXAMPLE_TABS)] == EXAMPLE_TABS
+
+            if config["headers"] is None:
+                # Not a development server: the page rightly carries no token,
+                # so the test adds the admin's as a user would.
+                token = live_server.admin_token
+
+                async def authorize(route: Route) -> None:
+                    headers = {**route.request.headers, "authorization": f"Bearer {token}"}
+                    await route.continue_(headers=headers)
+
+                await page.route(f"{origin}/graphql", authorize)
+
+            await page.get_by_role("tab", name="Downline").click()
+            await page.locator(".graphiql-query-editor", has_text="query Downline").wait_for()
+            async with page.expect_response(
+                lambda r: r.request.method == "POST" and "Downline" in (r.request.post_data or "")
+            ) as response_info:
+                await page.locator(".graphiql-execute-button").click()
+            body = await (await response_info.value).json()
+            assert "errors" not in body, body["errors"]
+            customer = body["data"]["customer"]
+            edges = customer["downline"]["edges"]
+            assert edges, "the demo customer of the Downline tab has a downline"
+            assert max(edge["depth"] for edge in edges) <= 3
+
+            # The result pane shows the response (Monaco renders visible lines only).
+            result_pane = page.locator(".graphiql-response")
+            await result_pane.filter(has_text=customer["displayName"]).wait_for()
+            assert '"downline"' in await result_pane.inner_text()
+
+            # The names the tree must show, fetched independently of the page.
+            variables = json.loads(config["tabs"][1]["variables"])
+            expected = await expected_downline_names(origin, live_server.admin_token, variables)
+            assert expected[0] == customer["displayName"]
+
+            await page.get_by_role("button", name="Show Referral tree").click()
+            tree = page.get_by_test_id("referral-tree")
+            await tree.get_by_test_id("tree-node-name").first.wait_for()
+            names = await tree_names(page)
+            assert names[0] == customer["displayName"], names
+            assert sorted(names) == sorted(expected), (names, expected)
+            assert len(names) == 1 + len(edges)
+            root_row = tree.get_by_test_id("tree-node").first
+            root_stats = customer["stats"]
+            assert root_stats["tier"] in await root_row.inner_text()
+            assert f"network {root_stats['networkSize']}" in await root_row.inner_text()
+
+            # Collapsible: folding the root hides the whole downline.
+            await tree.get_by_role("button", name=f"Collapse {customer['displayName']}").click()
+            assert await tree_names(page) == [customer["displayName"]]
+            await tree.get_by_role("button", name="Expand all").click()
+            assert len(await tree_names(page)) == 1 + len(edges)
+
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            await browser.close()
+
+    assert any("/console/static/" in url for url in requests), requests
+    assert foreign == [], f"requests left the server's origin: {foreign}"
+    assert problems == [], problems
+
+
+async def expected_downline_names(origin: str, token: str, variables: dict[str, Any]) -> list[str]:
+    """The root's and its downline's display names, straight from the API."""
+    query = """
+    query($programId: ID!, $externalId: String!) {
+      customer(programId: $programId, externalId: $externalId) {
+        displayName
+        downline(maxDepth: 3, first: 100) { edges { node { displayName } } }
+      }
+    }"""
+    async with httpx.AsyncClient(base_url=origin, timeout=30) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    customer = body["data"]["customer"]
+    return [customer["displayName"]] + [
+        edge["node"]["displayName"] for edge in customer["downline"]["edges"]
+    ]
