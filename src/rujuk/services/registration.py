@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +27,8 @@ VELOCITY_LIMIT = 20
 MAX_TEXT = 200
 # A sign-up may be backdated (imports), not dated in the future beyond clock skew.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# Control characters in names and IDs are never meant (and PostgreSQL text cannot hold NUL).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CHANNELS = ("DIRECT", "INSTAGRAM", "FACEBOOK", "TIKTOK", "WHATSAPP", "INFLUENCER", "EMAIL", "OTHER")
 
 
@@ -58,16 +61,30 @@ def check_sign_up(sign_up: SignUp) -> None:
     def bad(field: str, message: str) -> DomainError:
         return DomainError("INVALID_INPUT", message, ["input", field])
 
-    if not 1 <= len(sign_up.external_id) <= MAX_TEXT or sign_up.external_id != sign_up.external_id.strip():
-        raise bad("externalId", "externalId must be 1 to 200 characters without surrounding spaces")
-    if not 1 <= len(sign_up.display_name.strip()) <= MAX_TEXT:
-        raise bad("displayName", "displayName must be 1 to 200 characters")
+    external_id = sign_up.external_id
+    if (
+        not 1 <= len(external_id) <= MAX_TEXT
+        or external_id != external_id.strip()
+        or CONTROL.search(external_id)
+    ):
+        raise bad(
+            "externalId",
+            "externalId must be 1 to 200 characters, no surrounding spaces or control characters",
+        )
+    if not 1 <= len(sign_up.display_name.strip()) <= MAX_TEXT or CONTROL.search(
+        sign_up.display_name.strip()
+    ):
+        raise bad(
+            "displayName", "displayName must be 1 to 200 characters without control characters"
+        )
     if sign_up.email is not None and not contacts.is_plausible_email(sign_up.email):
         raise bad("email", "email is not a valid e-mail address")
     if sign_up.phone is not None and not contacts.is_plausible_phone(sign_up.phone):
         raise bad("phone", "phone must hold 6 to 15 digits")
-    if sign_up.device_id is not None and not 1 <= len(sign_up.device_id) <= MAX_TEXT:
-        raise bad("deviceId", "deviceId must be 1 to 200 characters")
+    if sign_up.device_id is not None and (
+        not 1 <= len(sign_up.device_id) <= MAX_TEXT or CONTROL.search(sign_up.device_id)
+    ):
+        raise bad("deviceId", "deviceId must be 1 to 200 characters without control characters")
     if sign_up.referral_code is not None and len(sign_up.referral_code) > 64:
         raise DomainError("INVALID_CODE", "no such referral code", ["input", "referralCode"])
     if sign_up.channel not in CHANNELS:
@@ -76,8 +93,10 @@ def check_sign_up(sign_up: SignUp) -> None:
         raise bad("joinedAt", "joinedAt must not be in the future")
 
 
-async def register_customer(runtime: Runtime, principal: Principal, sign_up: SignUp) -> Registration:
-    """Register a customer (idempotent on programId + externalId); raise DomainError when refused."""
+async def register_customer(
+    runtime: Runtime, principal: Principal, sign_up: SignUp
+) -> Registration:
+    """Register a customer (idempotent on programId + externalId); DomainError when refused."""
     principal.require_authenticated()
     if sign_up.program_id is None:
         raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
@@ -97,7 +116,9 @@ async def register_customer(runtime: Runtime, principal: Principal, sign_up: Sig
             if existing is not None:
                 return await _replay(conn, graph, existing, sign_up)
             registration, payload = await _insert(conn, program, graph, sign_up, joined_at)
-            await event_queries.append_event(conn, program.id, version + 1, "customer_registered", payload)
+            await event_queries.append_event(
+                conn, program.id, version + 1, "customer_registered", payload
+            )
         await runtime.graphs.committed(program.id, version + 1, "customer_registered", payload)
     return registration
 
@@ -109,8 +130,12 @@ async def _replay(
     referrer = graph.members[existing.id].referrer
     wanted: int | None = None
     if sign_up.referral_code is not None:
-        found = await code_queries.find_codes(conn, code_text.normalize_typed_code(sign_up.referral_code))
-        wanted = found[0].customer_id if found and found[0].program_id == existing.program_id else -1
+        found = await code_queries.find_codes(
+            conn, code_text.normalize_typed_code(sign_up.referral_code)
+        )
+        wanted = (
+            found[0].customer_id if found and found[0].program_id == existing.program_id else -1
+        )
     if wanted != referrer:
         raise DomainError(
             "ALREADY_REGISTERED",
@@ -121,7 +146,9 @@ async def _replay(
     return Registration(existing, links[0] if links else None)
 
 
-async def _usable_code(conn: Connection, program: Program, typed: str, at: datetime) -> ReferralCode:
+async def _usable_code(
+    conn: Connection, program: Program, typed: str, at: datetime
+) -> ReferralCode:
     """The code a sign-up names, if a new customer may use it now."""
     field = ["input", "referralCode"]
     found = await code_queries.find_codes(conn, code_text.normalize_typed_code(typed), lock=True)
@@ -156,7 +183,9 @@ async def _insert(
                 "the referral code belongs to this customer or to someone above them",
                 ["input", "referralCode"],
             )
-        signals = await _fraud_signals(conn, program, code, email_key, phone_key, sign_up, joined_at)
+        signals = await _fraud_signals(
+            conn, program, code, email_key, phone_key, sign_up, joined_at
+        )
     customer = await customer_queries.insert_customer(
         conn,
         program_id=program.id,
