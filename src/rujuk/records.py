@@ -96,3 +96,41 @@ class ApiToken:
     label: str
     created_at: datetime
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """A customer's purchase; its net amount is amount - refunded_amount."""
+
+    id: int
+    program_id: int
+    customer_id: int
+    order_id: str
+    amount: Decimal
+    refunded_amount: Decimal
+    occurred_at: datetime
+
+    @property
+    def net_amount(self) -> Decimal:
+        """What is left after refunds."""
+        return self.amount - self.refunded_amount
+
+
+@dataclass(frozen=True, slots=True)
+class Reward:
+    """A reward of the ledger, as it stands now."""
+
+    id: int
+    program_id: int
+    purchase_id: int
+    beneficiary_id: int
+    kind: str
+    level: int
+    rate: Decimal | None
+    tier: str | None
+    first_amount: Decimal
+    amount: Decimal
+    status: str
+    created_at: datetime
+    available_at: datetime
+    path: tuple[int, ...]

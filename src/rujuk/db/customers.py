@@ -111,3 +111,20 @@ async def shared_contacts(
         device_id,
     )
     return bool(row["device"]), bool(row["contact"])
+
+
+ERASED_NAME = "Erased customer"
+
+
+async def erase(conn: Connection, customer_id: int, at: datetime) -> Customer:
+    """Wipe a customer's personal data (name, e-mail, phone, device and their fraud keys)."""
+    row = await conn.fetchrow(
+        f"""UPDATE customer
+            SET display_name = $2, email = NULL, phone = NULL, device_id = NULL,
+                email_key = NULL, phone_key = NULL, erased_at = $3
+            WHERE id = $1 RETURNING {_COLUMNS}""",
+        customer_id,
+        ERASED_NAME,
+        at,
+    )
+    return _customer(row)

@@ -71,3 +71,15 @@ async def recent_code_uses(conn: Connection, code: str, since: datetime, until: 
         until,
     )
     return int(count)
+
+
+async def set_status(conn: Connection, referral_id: int, status: str, note: str | None) -> Referral:
+    """Record a review's decision on a link."""
+    row = await conn.fetchrow(
+        f"""UPDATE referral SET status = $2, review_note = $3, reviewed_at = now()
+            WHERE id = $1 RETURNING {_COLUMNS}""",
+        referral_id,
+        status,
+        note,
+    )
+    return _referral(row)

@@ -1,10 +1,16 @@
-"""One program's referral tree in memory, on a networkx DiGraph (edges referrer -> referee)."""
+"""One program's referral tree in memory, on a networkx DiGraph (edges referrer -> referee).
+
+The structural tree holds every link. The effective tree cuts REJECTED links; each member
+keeps its effective-tree figures (qualified referrals, network size and revenue, influence)
+up to date as events arrive, in O(depth) per event.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 import networkx as nx
 
@@ -12,10 +18,16 @@ ACTIVE = "ACTIVE"
 FLAGGED = "FLAGGED"
 REJECTED = "REJECTED"
 
+# Influence is kept exact as an integer in units of 2**-INFLUENCE_BITS: a descendant at
+# distance d adds 2**(INFLUENCE_BITS - d + 1), so sums and removals never drift.
+INFLUENCE_BITS = 128
+INFLUENCE_ONE = 1 << INFLUENCE_BITS
+ZERO = Decimal(0)
+
 
 @dataclass(slots=True)
 class Member:
-    """A customer as the graph sees it."""
+    """A customer as the graph sees it, with its effective-tree figures."""
 
     id: int
     external_id: str
@@ -23,11 +35,32 @@ class Member:
     referrer: int | None = None
     link_status: str | None = None
     erased: bool = False
+    spend: Decimal = ZERO
+    purchases: int = 0
+    qualified_referrals: int = 0
+    network_size: int = 0
+    network_revenue: Decimal = ZERO
+    influence_units: int = 0
 
     @property
     def join_order(self) -> tuple[datetime, int]:
         """Sort key of referees and of each downline level: oldest first, then by id."""
         return (self.joined_at, self.id)
+
+    @property
+    def has_effective_referrer(self) -> bool:
+        """Whether the customer hangs under a referrer in the effective tree."""
+        return self.referrer is not None and self.link_status != REJECTED
+
+    @property
+    def qualified(self) -> bool:
+        """rewards.md: own link ACTIVE and spend above 0."""
+        return self.link_status == ACTIVE and self.spend > 0
+
+    @property
+    def influence(self) -> float:
+        """Sum over descendants d of 0.5 ** (dist - 1)."""
+        return self.influence_units / INFLUENCE_ONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +73,7 @@ class DownlineEntry:
 
 
 class ReferralGraph:
-    """The structural referral tree of one program (every link, whatever its status)."""
+    """The referral tree of one program (every link, whatever its status)."""
 
     def __init__(self, program_id: int) -> None:
         self.program_id = program_id
@@ -48,6 +81,7 @@ class ReferralGraph:
         self.version = 0
         self.tree = nx.DiGraph()
         self.members: dict[int, Member] = {}
+        self.by_external_id: dict[str, int] = {}
 
     def __contains__(self, customer_id: object) -> bool:
         return customer_id in self.members
@@ -55,20 +89,94 @@ class ReferralGraph:
     def __len__(self) -> int:
         return len(self.members)
 
+    @classmethod
+    def from_members(cls, program_id: int, members: list[Member]) -> ReferralGraph:
+        """Build a graph from members listed referrers first, computing every figure bottom-up."""
+        graph = cls(program_id)
+        graph.members = {m.id: m for m in members}
+        graph.by_external_id = {m.external_id: m.id for m in members}
+        graph.tree.add_nodes_from(m.id for m in members)
+        graph.tree.add_edges_from((m.referrer, m.id) for m in members if m.referrer is not None)
+        by_id = graph.members
+        depth: dict[int, int] = {}
+        for m in members:
+            depth[m.id] = 0 if m.referrer is None else depth[m.referrer] + 1
+        for m in sorted(members, key=lambda m: depth[m.id], reverse=True):
+            if not m.has_effective_referrer:
+                continue
+            assert m.referrer is not None
+            up = by_id[m.referrer]
+            up.network_size += 1 + m.network_size
+            up.network_revenue += m.spend + m.network_revenue
+            up.influence_units += INFLUENCE_ONE + (m.influence_units >> 1)
+            if m.qualified:
+                up.qualified_referrals += 1
+        return graph
+
+    # Events --------------------------------------------------------------------------
+
     def add_member(self, member: Member) -> None:
-        """Add a new customer under its referrer (if any)."""
+        """A new customer signed up under its referrer (if any)."""
         self.members[member.id] = member
+        self.by_external_id[member.external_id] = member.id
         self.tree.add_node(member.id)
         if member.referrer is not None:
             self.tree.add_edge(member.referrer, member.id)
+        self._spread(member, +1)
 
     def set_link_status(self, referee_id: int, status: str) -> None:
         """A review changed the status of a referee's link."""
-        self.members[referee_id].link_status = status
+        member = self.members[referee_id]
+        # Take the subtree out under the old status and put it back under the new one:
+        # qualification and the effective tree both follow the status.
+        if member.has_effective_referrer:
+            self._spread(member, -1)
+        member.link_status = status
+        if member.has_effective_referrer:
+            self._spread(member, +1)
+
+    def record_spend(self, customer_id: int, delta: Decimal, *, purchase: bool) -> None:
+        """A purchase (delta > 0, purchase=True) or a refund (delta < 0) of the customer."""
+        member = self.members[customer_id]
+        was_qualified = member.qualified
+        member.spend += delta
+        if purchase:
+            member.purchases += 1
+        if member.has_effective_referrer and member.qualified != was_qualified:
+            assert member.referrer is not None
+            self.members[member.referrer].qualified_referrals += 1 if member.qualified else -1
+        for ancestor, _ in self.effective_ancestors(customer_id):
+            ancestor.network_revenue += delta
 
     def erase(self, customer_id: int) -> None:
         """The customer's personal data was erased: it keeps its place, earns nothing."""
         self.members[customer_id].erased = True
+
+    def _spread(self, member: Member, sign: int) -> None:
+        """Add (+1) or remove (-1) the member's effective subtree from every effective ancestor."""
+        size = 1 + member.network_size
+        revenue = member.spend + member.network_revenue
+        # At distance 1 the subtree weighs 1 + influence/2, halving at each level up.
+        weight = INFLUENCE_ONE + (member.influence_units >> 1)
+        for ancestor, distance in self.effective_ancestors(member.id):
+            ancestor.network_size += sign * size
+            ancestor.network_revenue += sign * revenue
+            ancestor.influence_units += sign * (weight >> (distance - 1))
+        if member.has_effective_referrer and member.qualified:
+            assert member.referrer is not None
+            self.members[member.referrer].qualified_referrals += sign
+
+    # Traversal -----------------------------------------------------------------------
+
+    def effective_ancestors(self, customer_id: int) -> Iterator[tuple[Member, int]]:
+        """The upline in the effective tree with each ancestor's distance, nearest first."""
+        members = self.members
+        node = members[customer_id]
+        distance = 0
+        while node.referrer is not None and node.link_status != REJECTED:
+            distance += 1
+            node = members[node.referrer]
+            yield node, distance
 
     def ancestors(self, customer_id: int, max_depth: int) -> list[int]:
         """The referrer, the referrer's referrer, ... at most max_depth of them, nearest first."""

@@ -8,16 +8,25 @@ order only, so its graphs always equal some committed state of the database.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from rujuk.db import events as event_queries
 from rujuk.db import graph_load
-from rujuk.db.pool import Connection, Pool
+from rujuk.db import programs as program_queries
+from rujuk.db.pool import Connection, Pool, connect
 from rujuk.graph.referral_graph import Member, ReferralGraph
+from rujuk.records import Program
 
 logger = logging.getLogger(__name__)
+
+GraphEvent = tuple[int, int, str, dict[str, Any]]
+EventListener = Callable[[int, str, dict[str, Any]], None]
 
 
 class GraphStore:
@@ -26,7 +35,9 @@ class GraphStore:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
         self.graphs: dict[int, ReferralGraph] = {}
+        self.programs: dict[int, Program] = {}
         self._listener: Connection | None = None
+        self._event_listeners: dict[int, set[EventListener]] = defaultdict(set)
 
     def graph(self, program_id: int) -> ReferralGraph:
         """The program's graph (empty for a program created since the load)."""
@@ -42,13 +53,28 @@ class GraphStore:
             await self.catch_up(program_id)
         return graph
 
+    async def program(self, program_id: int) -> Program | None:
+        """A program's rules (immutable once created, so cached)."""
+        program = self.programs.get(program_id)
+        if program is None:
+            async with self.pool.acquire() as conn:
+                program = await program_queries.get_program(conn, program_id)
+            if program is not None:
+                self.programs[program_id] = program
+        return program
+
     async def load(self) -> None:
         """Build every program's graph from one consistent snapshot of the database."""
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
             versions = await event_queries.graph_versions(conn)
-            graphs = {pid: ReferralGraph(pid) for pid in versions}
-            for row in await graph_load.members(conn):
-                graphs[row.program_id].add_member(
+            programs = await program_queries.list_programs(conn)
+            rows = await graph_load.members(conn)
+        by_program: dict[int, list[Member]] = {pid: [] for pid in versions}
+        # Millions of small objects: the collector would rescan them over and over.
+        gc.disable()
+        try:
+            for row in rows:
+                by_program[row.program_id].append(
                     Member(
                         id=row.id,
                         external_id=row.external_id,
@@ -56,15 +82,20 @@ class GraphStore:
                         referrer=row.referrer_id,
                         link_status=row.link_status,
                         erased=row.erased,
+                        spend=row.spend,
+                        purchases=row.purchases,
                     )
                 )
+            del rows
+            graphs = {pid: ReferralGraph.from_members(pid, ms) for pid, ms in by_program.items()}
+        finally:
+            gc.enable()
         for pid, graph in graphs.items():
             graph.version = versions[pid]
         self.graphs = graphs
+        self.programs = {p.id: p for p in programs}
         logger.info(
-            "loaded %d programs, %d customers",
-            len(graphs),
-            sum(len(g) for g in graphs.values()),
+            "loaded %d programs, %d customers", len(graphs), sum(len(g) for g in graphs.values())
         )
 
     async def catch_up(self, program_id: int, conn: Connection | Pool | None = None) -> None:
@@ -99,6 +130,10 @@ class GraphStore:
                     link_status=payload["status"],
                 )
             )
+        elif kind == "purchase_recorded":
+            graph.record_spend(payload["customer_id"], Decimal(payload["delta"]), purchase=True)
+        elif kind == "purchase_refunded":
+            graph.record_spend(payload["customer_id"], -Decimal(payload["delta"]), purchase=False)
         elif kind == "referral_reviewed":
             graph.set_link_status(payload["referee_id"], payload["status"])
         elif kind == "customer_erased":
@@ -106,11 +141,16 @@ class GraphStore:
         else:
             raise ValueError(f"unknown graph event {kind!r}")
         graph.version = version
+        for listener in list(self._event_listeners.get(program_id, ())):
+            listener(version, kind, payload)
+
+    def subscribe(self, program_id: int, listener: EventListener) -> Callable[[], None]:
+        """Call listener with every event of the program applied from now on; return an unsubscribe."""
+        self._event_listeners[program_id].add(listener)
+        return lambda: self._event_listeners[program_id].discard(listener)
 
     async def listen(self, url: str) -> None:
         """Follow other workers' commits through LISTEN/NOTIFY."""
-        from rujuk.db.pool import connect
-
         self._listener = await connect(url)
         await self._listener.add_listener(event_queries.GRAPH_CHANNEL, self._notified)
         # Commits made between the load and the LISTEN were not notified to us.

@@ -11,9 +11,9 @@ from strawberry.dataloader import DataLoader
 
 from rujuk.access import Principal
 from rujuk.errors import RequestError
-from rujuk.records import Customer, Program, Referral, ReferralCode
+from rujuk.records import Customer, Program, Purchase, Referral, ReferralCode, Reward
 from rujuk.runtime import Runtime
-from rujuk.services import customers, programs
+from rujuk.services import customers, programs, rewards
 
 
 @dataclass
@@ -29,6 +29,9 @@ class Context:
     referrals: DataLoader[int, Referral | None] = field(init=False)
     codes: DataLoader[int, list[ReferralCode]] = field(init=False)
     programs: DataLoader[int, Program | None] = field(init=False)
+    purchases: DataLoader[int, Purchase | None] = field(init=False)
+    purchase_rewards: DataLoader[int, list[Reward]] = field(init=False)
+    balances: DataLoader[int, rewards.Balance] = field(init=False)
 
     def __post_init__(self) -> None:
         runtime = self.runtime
@@ -45,6 +48,18 @@ class Context:
         async def load_programs(ids: list[int]) -> list[Program | None]:
             return await programs.load_programs(runtime, ids)
 
+        async def load_purchases(ids: list[int]) -> list[Purchase | None]:
+            return await rewards.load_purchases(runtime, ids)
+
+        async def load_purchase_rewards(ids: list[int]) -> list[list[Reward]]:
+            return await rewards.load_purchase_rewards(runtime, ids)
+
+        async def load_balances(ids: list[int]) -> list[rewards.Balance]:
+            return await rewards.balances(runtime, ids)
+
+        self.purchases = DataLoader(load_fn=load_purchases)
+        self.purchase_rewards = DataLoader(load_fn=load_purchase_rewards)
+        self.balances = DataLoader(load_fn=load_balances)
         self.customers = DataLoader(load_fn=load_customers)
         self.referrals = DataLoader(load_fn=load_referrals)
         self.codes = DataLoader(load_fn=load_codes)

@@ -13,20 +13,29 @@ from rujuk.records import TierRule
 from rujuk.schema.inputs import (
     CreateApiTokenInput,
     CreateProgramInput,
+    EraseCustomerInput,
     IssueCustomerTokenInput,
     IssueReferralCodeInput,
+    RecordPurchaseInput,
+    RefundPurchaseInput,
     RegisterCustomerInput,
+    ReviewReferralInput,
+    SettleRewardsInput,
 )
 from rujuk.schema.payloads import (
     ApiTokenPayload,
+    CustomerPayload,
     CustomerTokenPayload,
     ProgramPayload,
+    PurchasePayload,
     ReferralCodePayload,
+    ReferralPayload,
     RegisterCustomerPayload,
+    SettleRewardsPayload,
     UserError,
 )
-from rujuk.schema.types import Customer, Info, Program, Referral, ReferralCode
-from rujuk.services import programs, referral_codes, registration, tokens
+from rujuk.schema.types import Customer, Info, Program, Purchase, Referral, ReferralCode, Reward
+from rujuk.services import programs, purchases, referral_codes, registration, reviews, tokens
 
 T = TypeVar("T")
 
@@ -139,3 +148,85 @@ class Mutation:
         if isinstance(result, UserError):
             return CustomerTokenPayload(user_errors=[result])
         return CustomerTokenPayload(token=result.token, expires_at=result.expires_at)
+
+    @strawberry.mutation
+    async def record_purchase(self, info: Info, input: RecordPurchaseInput) -> PurchasePayload:
+        request = purchases.PurchaseRequest(
+            program_id=ids.local_id(input.program_id, "Program"),
+            customer_external_id=input.customer_external_id,
+            order_id=input.order_id,
+            amount=input.amount,
+            occurred_at=input.occurred_at,
+        )
+        result = await attempt(
+            purchases.record_purchase(info.context.runtime, info.context.principal, request)
+        )
+        return purchase_payload(result)
+
+    @strawberry.mutation
+    async def refund_purchase(self, info: Info, input: RefundPurchaseInput) -> PurchasePayload:
+        result = await attempt(
+            purchases.refund_purchase(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.program_id, "Program"),
+                input.order_id,
+                input.amount,
+            )
+        )
+        return purchase_payload(result)
+
+    @strawberry.mutation
+    async def settle_rewards(self, info: Info, input: SettleRewardsInput) -> SettleRewardsPayload:
+        result = await attempt(
+            purchases.settle_rewards(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.program_id, "Program"),
+                input.as_of,
+            )
+        )
+        if isinstance(result, UserError):
+            return SettleRewardsPayload(user_errors=[result])
+        count, amount = result
+        return SettleRewardsPayload(approved_count=count, approved_amount=amount)
+
+    @strawberry.mutation
+    async def review_referral(self, info: Info, input: ReviewReferralInput) -> ReferralPayload:
+        result = await attempt(
+            reviews.review_referral(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.referral_id, "Referral"),
+                input.decision.value,
+                input.note,
+            )
+        )
+        if isinstance(result, UserError):
+            return ReferralPayload(user_errors=[result])
+        return ReferralPayload(referral=Referral.of(result))
+
+    @strawberry.mutation(
+        description="Personal-data erasure: wipes name, e-mail, phone and device; keeps the tree "
+        "and the ledger."
+    )
+    async def erase_customer(self, info: Info, input: EraseCustomerInput) -> CustomerPayload:
+        result = await attempt(
+            reviews.erase_customer(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.customer_id, "Customer"),
+            )
+        )
+        if isinstance(result, UserError):
+            return CustomerPayload(user_errors=[result])
+        return CustomerPayload(customer=Customer.of(result))
+
+
+def purchase_payload(result: purchases.PurchaseResult | UserError) -> PurchasePayload:
+    """The payload of recordPurchase and refundPurchase."""
+    if isinstance(result, UserError):
+        return PurchasePayload(user_errors=[result])
+    return PurchasePayload(
+        purchase=Purchase.of(result.purchase), rewards=[Reward.of(r) for r in result.rewards]
+    )

@@ -6,8 +6,17 @@ import strawberry
 
 from rujuk import ids
 from rujuk.access import Role
-from rujuk.schema.types import Customer, Info, Node, Program, Referral, ReferralCode
-from rujuk.services import customers, programs, referral_codes, referrals
+from rujuk.schema.types import (
+    Customer,
+    Info,
+    Node,
+    Program,
+    Purchase,
+    Referral,
+    ReferralCode,
+    Reward,
+)
+from rujuk.services import customers, programs, referral_codes, referrals, rewards
 
 
 @strawberry.type
@@ -26,6 +35,12 @@ class Query:
         if kind == "Program":
             program = await programs.find_program(ctx.runtime, ctx.principal, number)
             return None if program is None else Program.of(program)
+        if kind == "Purchase":
+            purchase = await rewards.find_purchase(ctx.runtime, ctx.principal, number)
+            return None if purchase is None else Purchase.of(purchase)
+        if kind == "Reward":
+            reward = await rewards.find_reward(ctx.runtime, ctx.principal, number)
+            return None if reward is None else Reward.of(reward)
         if kind == "Referral":
             referral = await referrals.find_referral(ctx.runtime, ctx.principal, number)
             return None if referral is None else Referral.of(referral)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import strawberry
 
 from rujuk.errors import DomainError
-from rujuk.schema.types import Customer, Program, Referral, ReferralCode
+from rujuk.schema.types import Customer, Program, Purchase, Referral, ReferralCode, Reward
 
 
 @strawberry.type(
@@ -71,4 +72,18 @@ class CustomerPayload:
 @strawberry.type
 class ReferralPayload:
     referral: Referral | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class PurchasePayload:
+    purchase: Purchase | None = None
+    rewards: list[Reward] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SettleRewardsPayload:
+    approved_count: int = 0
+    approved_amount: Decimal = Decimal(0)
     user_errors: list[UserError] = strawberry.field(default_factory=list)

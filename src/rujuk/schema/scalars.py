@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 import strawberry
@@ -13,8 +13,8 @@ MAX_DECIMAL_TEXT = 40
 
 
 def serialize_datetime(value: datetime) -> str:
-    """ISO 8601 with its offset."""
-    return value.isoformat()
+    """ISO 8601 in UTC, with its offset: the same instant always reads the same."""
+    return value.astimezone(UTC).isoformat()
 
 
 def parse_datetime(value: object) -> datetime:

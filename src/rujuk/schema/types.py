@@ -10,9 +10,10 @@ import strawberry
 
 from rujuk import ids, records
 from rujuk.pagination import Page
-from rujuk.schema.enums import Channel, CodeKind, ReferralStatus
+from rujuk.schema.enums import Channel, CodeKind, ReferralStatus, RewardKind, RewardStatus
 from rujuk.services import customers as customer_service
 from rujuk.services import referral_codes as code_service
+from rujuk.services import rewards as reward_service
 
 from rujuk.resolvers.context import Context
 
@@ -88,7 +89,103 @@ class Program(Node):
 @strawberry.type
 class CustomerStats:
     direct_referrals: int
+    qualified_referrals: int
+    network_size: int
+    network_revenue: Decimal
+    influence: float
+    tier: str = strawberry.field(description="Name of the tier the customer holds now.")
     depth: int = strawberry.field(description="0 for a customer nobody referred.")
+
+
+@strawberry.type
+class RewardBalance:
+    pending: Decimal
+    approved: Decimal
+    reversed: Decimal
+
+
+@strawberry.type
+class Purchase(Node):
+    record: strawberry.Private[records.Purchase]
+    order_id: str
+    amount: Decimal
+    refunded_amount: Decimal
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, purchase: records.Purchase) -> Purchase:
+        return cls(
+            id=strawberry.ID(ids.to_global_id("Purchase", purchase.id)),
+            record=purchase,
+            order_id=purchase.order_id,
+            amount=purchase.amount,
+            refunded_amount=purchase.refunded_amount,
+            occurred_at=purchase.occurred_at,
+        )
+
+    @strawberry.field
+    async def customer(self, info: Info) -> Customer:
+        return await load_customer(info, self.record.customer_id)
+
+    @strawberry.field
+    async def rewards(self, info: Info) -> list[Reward]:
+        found = await info.context.purchase_rewards.load(self.record.id)
+        return [Reward.of(r) for r in reward_service.visible_rewards(info.context.principal, found)]
+
+
+@strawberry.type
+class Reward(Node):
+    record: strawberry.Private[records.Reward]
+    kind: RewardKind
+    level: int = strawberry.field(description="0 for REFEREE_WELCOME, k for the k-th ancestor.")
+    rate: Decimal | None = strawberry.field(
+        description="The level rate applied; null for REFEREE_WELCOME."
+    )
+    tier: str | None = strawberry.field(
+        description="Tier the beneficiary held when the purchase was made."
+    )
+    amount: Decimal = strawberry.field(description="Current amount after any refunds of the purchase.")
+    status: RewardStatus
+    created_at: datetime
+    available_at: datetime
+
+    @classmethod
+    def of(cls, reward: records.Reward) -> Reward:
+        return cls(
+            id=strawberry.ID(ids.to_global_id("Reward", reward.id)),
+            record=reward,
+            kind=RewardKind(reward.kind),
+            level=reward.level,
+            rate=reward.rate,
+            tier=reward.tier,
+            amount=reward.amount,
+            status=RewardStatus(reward.status),
+            created_at=reward.created_at,
+            available_at=reward.available_at,
+        )
+
+    @strawberry.field
+    async def beneficiary(self, info: Info) -> Customer:
+        return await load_customer(info, self.record.beneficiary_id)
+
+    @strawberry.field
+    async def purchase(self, info: Info) -> Purchase:
+        found = await info.context.purchases.load(self.record.purchase_id)
+        assert found is not None  # a reward's purchase always exists
+        return Purchase.of(found)
+
+
+@strawberry.type
+class RewardEdge:
+    cursor: str
+    node: Reward
+
+
+@strawberry.type
+class RewardConnection:
+    edges: list[RewardEdge]
+    page_info: PageInfo
+    total_count: int
 
 
 @strawberry.type
@@ -260,10 +357,47 @@ class Customer(Node):
 
     @strawberry.field
     async def stats(self, info: Info) -> CustomerStats:
-        found = await customer_service.tree_stats(
+        found = await customer_service.customer_stats(
             info.context.runtime, info.context.principal, self.record
         )
-        return CustomerStats(direct_referrals=found.direct_referrals, depth=found.depth)
+        return CustomerStats(
+            direct_referrals=found.direct_referrals,
+            qualified_referrals=found.qualified_referrals,
+            network_size=found.network_size,
+            network_revenue=found.network_revenue,
+            influence=found.influence,
+            tier=found.tier,
+            depth=found.depth,
+        )
+
+    @strawberry.field
+    async def rewards(
+        self,
+        info: Info,
+        status: RewardStatus | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> RewardConnection:
+        page = await reward_service.customer_rewards(
+            info.context.runtime,
+            info.context.principal,
+            self.record,
+            None if status is None else status.value,
+            first,
+            after,
+        )
+        return RewardConnection(
+            edges=[RewardEdge(cursor=cursor, node=Reward.of(r)) for cursor, r in page.items],
+            page_info=page_info(page),
+            total_count=page.total_count,
+        )
+
+    @strawberry.field
+    async def balance(self, info: Info) -> RewardBalance:
+        found = await info.context.balances.load(self._details(info).id)
+        return RewardBalance(
+            pending=found.pending, approved=found.approved, reversed=found.reversed
+        )
 
 
 @strawberry.type

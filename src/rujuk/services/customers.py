@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from rujuk.access import Principal, Role
 from rujuk.db import codes as code_queries
@@ -10,6 +11,7 @@ from rujuk.db import customers as customer_queries
 from rujuk.db import referrals as referral_queries
 from rujuk.errors import Forbidden, RequestError
 from rujuk.graph import DownlineEntry
+from rujuk.graph.tiers import tier_of
 from rujuk.pagination import Page, paginate
 from rujuk.records import Customer, Referral, ReferralCode
 from rujuk.runtime import Runtime
@@ -18,10 +20,15 @@ MAX_TREE_DEPTH = 100
 
 
 @dataclass(frozen=True, slots=True)
-class TreeStats:
-    """A customer's figures that follow the structural tree."""
+class CustomerStats:
+    """A customer's figures (rewards.md, "Per-customer figures")."""
 
     direct_referrals: int
+    qualified_referrals: int
+    network_size: int
+    network_revenue: Decimal
+    influence: float
+    tier: str
     depth: int
 
 
@@ -121,8 +128,19 @@ async def downline(
     return paginate(entries, lambda e: e.customer_id, first, after)
 
 
-async def tree_stats(runtime: Runtime, principal: Principal, customer: Customer) -> TreeStats:
-    """directReferrals and depth."""
+async def customer_stats(runtime: Runtime, principal: Principal, customer: Customer) -> CustomerStats:
+    """Every figure of CustomerStats, from the graph as it stands."""
     principal.require_details(customer.program_id, customer.id)
-    graph = (await runtime.graphs.graph_with(customer.program_id, customer.id))
-    return TreeStats(graph.direct_referrals(customer.id), graph.depth(customer.id))
+    graph = await runtime.graphs.graph_with(customer.program_id, customer.id)
+    program = await runtime.graphs.program(customer.program_id)
+    assert program is not None
+    member = graph.members[customer.id]
+    return CustomerStats(
+        direct_referrals=graph.direct_referrals(customer.id),
+        qualified_referrals=member.qualified_referrals,
+        network_size=member.network_size,
+        network_revenue=member.network_revenue,
+        influence=member.influence,
+        tier=tier_of(program, member).name,
+        depth=graph.depth(customer.id),
+    )

@@ -106,7 +106,7 @@ async def create_program(runtime: Runtime, principal: Principal, draft: ProgramD
             hold_days=draft.hold_days,
             compression=draft.compression,
         )
-    runtime.graphs.graph(program.id)
+    runtime.graphs.programs[program.id] = program
     return program
 
 

@@ -1,0 +1,293 @@
+"""Queries on purchases and the reward ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from rujuk.db.events import GRAPH_CHANNEL
+from rujuk.db.pool import Connection, Pool
+from rujuk.records import Purchase, Reward
+
+_PURCHASE = "id, program_id, customer_id, order_id, amount, refunded_amount, occurred_at"
+_REWARD = (
+    "id, program_id, purchase_id, beneficiary_id, kind, level, rate, tier, first_amount, amount,"
+    " status, created_at, available_at, path"
+)
+
+
+def _purchase(row: Any) -> Purchase:
+    return Purchase(**{k: row[k] for k in Purchase.__slots__})
+
+
+def _reward(row: Any) -> Reward:
+    values = {k: row[k] for k in Reward.__slots__}
+    values["path"] = tuple(values["path"])
+    return Reward(**values)
+
+
+async def lock_for_order(
+    conn: Connection, program_id: int, order_id: str
+) -> tuple[int, Purchase | None] | None:
+    """Lock the program for a ledger write; its graph version and the order's purchase, if any."""
+    row = await conn.fetchrow(
+        f"""SELECT g.graph_version, p.{_PURCHASE.replace(", ", ", p.")}
+            FROM program g LEFT JOIN purchase p ON p.program_id = g.id AND p.order_id = $2
+            WHERE g.id = $1 FOR UPDATE OF g""",
+        program_id,
+        order_id,
+    )
+    if row is None:
+        return None
+    return row["graph_version"], None if row["id"] is None else _purchase(row)
+
+
+
+async def insert_purchase(
+    conn: Connection,
+    *,
+    program_id: int,
+    customer_id: int,
+    order_id: str,
+    amount: Decimal,
+    occurred_at: datetime,
+    created_at: datetime,
+    available_at: datetime,
+    rewards: Sequence[tuple[int, str, int, Decimal | None, str | None, Decimal, tuple[int, ...]]],
+    version: int,
+) -> tuple[Purchase, list[Reward]]:
+    """Store a purchase, its rewards and their EARNED entries, and the graph event, in one statement.
+
+    rewards holds (beneficiary, kind, level, rate, tier, amount, path). The caller holds the
+    program's lock (lock_for_order) and passes its graph version + 1.
+    """
+    rows = await conn.fetch(
+        """
+        WITH new_purchase AS (
+            INSERT INTO purchase (program_id, customer_id, order_id, amount, occurred_at, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            RETURNING id
+        ), new_reward AS (
+            INSERT INTO reward (program_id, purchase_id, beneficiary_id, kind, level, rate, tier,
+                                first_amount, amount, status, created_at, available_at, path)
+            SELECT $1, new_purchase.id, d.beneficiary, d.kind, d.level, d.rate, d.tier,
+                   d.amount, d.amount, 'PENDING', $6, $7, string_to_array(d.path, ',')::bigint[]
+            FROM new_purchase,
+                 unnest($8::bigint[], $9::text[], $10::int[], $11::numeric[], $12::text[],
+                        $13::numeric[], $14::text[])
+                   AS d(beneficiary, kind, level, rate, tier, amount, path)
+            RETURNING id, beneficiary_id, kind, amount, created_at
+        ), entry AS (
+            INSERT INTO reward_entry (reward_id, kind, delta, status, created_at)
+            SELECT id, 'EARNED', amount, 'PENDING', created_at FROM new_reward
+        ), version AS (
+            UPDATE program SET graph_version = $15 WHERE id = $1
+        ), event AS (
+            INSERT INTO graph_event (program_id, version, kind, payload)
+            SELECT $1, $15, 'purchase_recorded',
+                   jsonb_build_object('customer_id', $2::bigint, 'purchase_id', new_purchase.id,
+                                      'delta', $4::numeric::text)
+            FROM new_purchase
+        ), notify AS (
+            SELECT pg_notify($16, $1::text || ':' || $15::text)
+        )
+        SELECT new_purchase.id AS purchase_id, r.id, r.beneficiary_id, r.kind
+        FROM new_purchase
+        CROSS JOIN notify
+        LEFT JOIN new_reward r ON true
+        """,
+        program_id,
+        customer_id,
+        order_id,
+        amount,
+        occurred_at,
+        created_at,
+        available_at,
+        [r[0] for r in rewards],
+        [r[1] for r in rewards],
+        [r[2] for r in rewards],
+        [r[3] for r in rewards],
+        [r[4] for r in rewards],
+        [r[5] for r in rewards],
+        [",".join(map(str, r[6])) for r in rewards],
+        version,
+        GRAPH_CHANNEL,
+    )
+    purchase_id = rows[0]["purchase_id"]
+    reward_ids = {(r["beneficiary_id"], r["kind"]): r["id"] for r in rows if r["id"] is not None}
+    purchase = Purchase(purchase_id, program_id, customer_id, order_id, amount, Decimal(0), occurred_at)
+    return purchase, [
+        Reward(
+            id=reward_ids[(beneficiary, kind)],
+            program_id=program_id,
+            purchase_id=purchase_id,
+            beneficiary_id=beneficiary,
+            kind=kind,
+            level=level,
+            rate=rate,
+            tier=tier,
+            first_amount=paid,
+            amount=paid,
+            status="PENDING",
+            created_at=created_at,
+            available_at=available_at,
+            path=path,
+        )
+        for beneficiary, kind, level, rate, tier, paid, path in rewards
+    ]
+
+
+async def purchase_rewards(conn: Connection | Pool, purchase_ids: list[int]) -> list[Reward]:
+    """The rewards of these purchases, shallowest level first."""
+    rows = await conn.fetch(
+        f"SELECT {_REWARD} FROM reward WHERE purchase_id = ANY($1) ORDER BY purchase_id, level, id",
+        purchase_ids,
+    )
+    return [_reward(r) for r in rows]
+
+
+async def get_purchases(conn: Connection | Pool, purchase_ids: list[int]) -> list[Purchase]:
+    """Purchases by id (missing ids are left out)."""
+    rows = await conn.fetch(f"SELECT {_PURCHASE} FROM purchase WHERE id = ANY($1)", purchase_ids)
+    return [_purchase(r) for r in rows]
+
+
+async def get_rewards(conn: Connection | Pool, reward_ids: list[int]) -> list[Reward]:
+    """Rewards by id (missing ids are left out)."""
+    rows = await conn.fetch(f"SELECT {_REWARD} FROM reward WHERE id = ANY($1)", reward_ids)
+    return [_reward(r) for r in rows]
+
+
+async def update_reward_amounts(
+    conn: Connection, changes: Sequence[tuple[int, Decimal]], entry_kind: str, reason: str | None
+) -> None:
+    """Set rewards' amounts (0 makes a reward REVERSED), appending one ledger entry per change."""
+    if not changes:
+        return
+    await conn.execute(
+        """
+        WITH change AS (
+            SELECT * FROM unnest($1::bigint[], $2::numeric[]) AS c(reward_id, amount)
+        ), old AS (
+            SELECT r.id, r.amount AS old_amount
+            FROM reward r JOIN change c ON c.reward_id = r.id
+            WHERE r.amount <> c.amount
+        ), updated AS (
+            UPDATE reward
+            SET amount = change.amount,
+                status = CASE WHEN change.amount = 0 THEN 'REVERSED' ELSE reward.status END
+            FROM change, old
+            WHERE reward.id = change.reward_id AND old.id = reward.id
+            RETURNING reward.id, reward.amount, reward.status, old.old_amount
+        )
+        INSERT INTO reward_entry (reward_id, kind, delta, status, reason)
+        SELECT id, CASE WHEN amount = 0 THEN 'REVERSED' ELSE $3 END, amount - old_amount,
+               status, $4
+        FROM updated
+        """,
+        [c[0] for c in changes],
+        [c[1] for c in changes],
+        entry_kind,
+        reason,
+    )
+
+
+async def refund(conn: Connection, purchase_id: int, amount: Decimal) -> None:
+    """Add to a purchase's refunded amount."""
+    await conn.execute(
+        "UPDATE purchase SET refunded_amount = refunded_amount + $2 WHERE id = $1",
+        purchase_id,
+        amount,
+    )
+
+
+async def find_purchase(conn: Connection | Pool, program_id: int, order_id: str) -> Purchase | None:
+    """A purchase by its order ID."""
+    row = await conn.fetchrow(
+        f"SELECT {_PURCHASE} FROM purchase WHERE program_id = $1 AND order_id = $2",
+        program_id,
+        order_id,
+    )
+    return None if row is None else _purchase(row)
+
+
+async def settle(conn: Connection | Pool, program_id: int, as_of: datetime) -> tuple[int, Decimal]:
+    """Approve PENDING rewards available by as_of whose path crosses no FLAGGED link."""
+    row = await conn.fetchrow(
+        """
+        WITH approved AS (
+            UPDATE reward SET status = 'APPROVED'
+            WHERE program_id = $1 AND status = 'PENDING' AND available_at <= $2
+              AND NOT EXISTS (
+                  SELECT 1 FROM referral l
+                  WHERE l.referee_id = ANY(reward.path) AND l.status = 'FLAGGED')
+            RETURNING id, amount
+        ), entry AS (
+            INSERT INTO reward_entry (reward_id, kind, delta, status)
+            SELECT id, 'APPROVED', 0, 'APPROVED' FROM approved
+        )
+        SELECT count(*) AS approved_count, coalesce(sum(amount), 0) AS approved_amount
+        FROM approved
+        """,
+        program_id,
+        as_of,
+    )
+    return int(row["approved_count"]), row["approved_amount"]
+
+
+async def pending_through(conn: Connection, referee_id: int) -> list[int]:
+    """PENDING rewards whose path crosses this referee's link."""
+    rows = await conn.fetch(
+        "SELECT id FROM reward WHERE status = 'PENDING' AND path @> ARRAY[$1::bigint]",
+        referee_id,
+    )
+    return [r["id"] for r in rows]
+
+
+async def pending_of(conn: Connection, beneficiary_id: int) -> list[int]:
+    """A customer's PENDING rewards."""
+    rows = await conn.fetch(
+        "SELECT id FROM reward WHERE beneficiary_id = $1 AND status = 'PENDING'", beneficiary_id
+    )
+    return [r["id"] for r in rows]
+
+
+async def rewards_of(
+    conn: Connection | Pool,
+    beneficiary_id: int,
+    status: str | None,
+    limit: int,
+    before_id: int | None,
+) -> tuple[list[Reward], int]:
+    """A customer's rewards, newest first, after a keyset cursor; and how many match in all."""
+    rows = await conn.fetch(
+        f"""SELECT {_REWARD} FROM reward
+            WHERE beneficiary_id = $1 AND ($2::text IS NULL OR status = $2)
+              AND ($4::bigint IS NULL OR id < $4)
+            ORDER BY id DESC LIMIT $3""",
+        beneficiary_id,
+        status,
+        limit,
+        before_id,
+    )
+    total = await conn.fetchval(
+        "SELECT count(*) FROM reward WHERE beneficiary_id = $1 AND ($2::text IS NULL OR status = $2)",
+        beneficiary_id,
+        status,
+    )
+    return [_reward(r) for r in rows], int(total)
+
+
+async def balance(conn: Connection | Pool, beneficiary_ids: list[int]) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+    """(pending, approved, reversed) of each customer."""
+    rows = await conn.fetch(
+        """SELECT beneficiary_id,
+                  coalesce(sum(amount) FILTER (WHERE status = 'PENDING'), 0) AS pending,
+                  coalesce(sum(amount) FILTER (WHERE status = 'APPROVED'), 0) AS approved,
+                  coalesce(sum(first_amount - amount), 0) AS reversed
+           FROM reward WHERE beneficiary_id = ANY($1) GROUP BY beneficiary_id""",
+        beneficiary_ids,
+    )
+    return {r["beneficiary_id"]: (r["pending"], r["approved"], r["reversed"]) for r in rows}

@@ -1,0 +1,203 @@
+"""Recording and refunding purchases: the ledger side of the reward engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from rujuk.access import Principal
+from rujuk.db import events as event_queries
+from rujuk.db import purchases as purchase_queries
+from rujuk.db.pool import Connection
+from rujuk.errors import DomainError
+from rujuk.graph.referral_graph import ReferralGraph
+from rujuk.graph.rewards import FrozenReward, purchase_rewards, refunded_amounts
+from rujuk.money import is_valid_amount
+from rujuk.records import Program, Purchase, Reward
+from rujuk.runtime import Runtime
+
+MAX_ORDER_ID = 200
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRequest:
+    """What a partner sends when a customer buys."""
+
+    program_id: int | None
+    customer_external_id: str
+    order_id: str
+    amount: Decimal
+    occurred_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseResult:
+    """A purchase and the rewards it created (or, replayed, its rewards as they stand)."""
+
+    purchase: Purchase
+    rewards: list[Reward]
+
+
+async def _program(runtime: Runtime, principal: Principal, program_id: int | None) -> Program:
+    principal.require_authenticated()
+    program = None if program_id is None else await runtime.graphs.program(program_id)
+    if program is None:
+        raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+    principal.require_manager(program.id)
+    return program
+
+
+async def _caught_up(
+    runtime: Runtime, conn: Connection, program_id: int, version: int
+) -> ReferralGraph:
+    """The graph as of the locked version: every earlier commit applied, nothing later."""
+    graph = runtime.graphs.graph(program_id)
+    if graph.version < version:
+        await runtime.graphs.catch_up(program_id, conn)
+    return graph
+
+
+def _check_order_id(order_id: str) -> None:
+    if not 1 <= len(order_id) <= MAX_ORDER_ID or order_id != order_id.strip():
+        raise DomainError(
+            "INVALID_INPUT",
+            "orderId must be 1 to 200 characters without surrounding spaces",
+            ["input", "orderId"],
+        )
+
+
+async def record_purchase(
+    runtime: Runtime, principal: Principal, request: PurchaseRequest
+) -> PurchaseResult:
+    """Record a purchase and pay its rewards, exactly once per orderId."""
+    program = await _program(runtime, principal, request.program_id)
+    _check_order_id(request.order_id)
+    if not is_valid_amount(request.amount, program.currency):
+        raise DomainError(
+            "INVALID_AMOUNT",
+            f"amount must be above 0 with at most the decimals of {program.currency}",
+            ["input", "amount"],
+        )
+    now = datetime.now(UTC)
+    occurred_at = request.occurred_at or now
+    async with runtime.pool.acquire() as conn:
+        async with conn.transaction():
+            locked = await purchase_queries.lock_for_order(conn, program.id, request.order_id)
+            assert locked is not None  # the program exists: it was cached from the database
+            version, existing = locked
+            graph = await _caught_up(runtime, conn, program.id, version)
+            customer_id = graph.by_external_id.get(request.customer_external_id)
+            if existing is not None:
+                return await _replay(conn, existing, customer_id, request)
+            if customer_id is None:
+                raise DomainError(
+                    "UNKNOWN_CUSTOMER",
+                    "no customer with this externalId in the program",
+                    ["input", "customerExternalId"],
+                )
+            drafts = purchase_rewards(graph, program, customer_id, request.amount)
+            purchase, rewards = await purchase_queries.insert_purchase(
+                conn,
+                program_id=program.id,
+                customer_id=customer_id,
+                order_id=request.order_id,
+                amount=request.amount,
+                occurred_at=occurred_at,
+                created_at=now,
+                available_at=occurred_at + timedelta(days=program.hold_days),
+                rewards=[
+                    (d.beneficiary_id, d.kind, d.level, d.rate, d.tier, d.amount, d.path)
+                    for d in drafts
+                ],
+                version=version + 1,
+            )
+        payload = {
+            "customer_id": customer_id,
+            "purchase_id": purchase.id,
+            "delta": str(request.amount),
+        }
+        await runtime.graphs.committed(program.id, version + 1, "purchase_recorded", payload)
+    return PurchaseResult(purchase, rewards)
+
+
+async def _replay(
+    conn: Connection, existing: Purchase, customer_id: int | None, request: PurchaseRequest
+) -> PurchaseResult:
+    """The same orderId again: the first result if customer and amount match."""
+    if existing.customer_id != customer_id or existing.amount != request.amount:
+        raise DomainError(
+            "ORDER_CONFLICT",
+            "this orderId was recorded with another customer or amount",
+            ["input", "orderId"],
+        )
+    return PurchaseResult(existing, await purchase_queries.purchase_rewards(conn, [existing.id]))
+
+
+async def refund_purchase(
+    runtime: Runtime,
+    principal: Principal,
+    program_id: int | None,
+    order_id: str,
+    amount: Decimal | None,
+) -> PurchaseResult:
+    """Refund part or all of a purchase; its rewards are recomputed on the new net amount."""
+    program = await _program(runtime, principal, program_id)
+    _check_order_id(order_id)
+    async with runtime.pool.acquire() as conn:
+        async with conn.transaction():
+            locked = await purchase_queries.lock_for_order(conn, program.id, order_id)
+            assert locked is not None
+            version, purchase = locked
+            if purchase is None:
+                raise DomainError("NOT_FOUND", "no purchase with this orderId", ["input", "orderId"])
+            left = purchase.net_amount
+            refund = left if amount is None else amount
+            if amount is not None and not is_valid_amount(amount, program.currency):
+                raise DomainError(
+                    "INVALID_AMOUNT",
+                    f"amount must be above 0 with at most the decimals of {program.currency}",
+                    ["input", "amount"],
+                )
+            if refund <= 0:
+                raise DomainError("INVALID_AMOUNT", "nothing is left to refund", ["input", "amount"])
+            if refund > left:
+                raise DomainError(
+                    "REFUND_EXCEEDS_PURCHASE",
+                    f"only {left} of this purchase is left to refund",
+                    ["input", "amount"],
+                )
+            await _caught_up(runtime, conn, program.id, version)
+            await purchase_queries.refund(conn, purchase.id, refund)
+            rewards = await purchase_queries.purchase_rewards(conn, [purchase.id])
+            new_amounts = refunded_amounts(
+                program,
+                [
+                    FrozenReward(r.kind, r.level, r.rate, r.first_amount, r.status == "REVERSED")
+                    for r in rewards
+                ],
+                left - refund,
+            )
+            await purchase_queries.update_reward_amounts(
+                conn,
+                [(r.id, a) for r, a in zip(rewards, new_amounts, strict=True) if a != r.amount],
+                "REFUND",
+                f"refund of {refund}",
+            )
+            payload = {"customer_id": purchase.customer_id, "delta": str(refund)}
+            await event_queries.append_event(
+                conn, program.id, version + 1, "purchase_refunded", payload
+            )
+            refreshed = await purchase_queries.get_purchases(conn, [purchase.id])
+            current = await purchase_queries.purchase_rewards(conn, [purchase.id])
+        await runtime.graphs.committed(program.id, version + 1, "purchase_refunded", payload)
+    return PurchaseResult(refreshed[0], current)
+
+
+async def settle_rewards(
+    runtime: Runtime, principal: Principal, program_id: int | None, as_of: datetime | None
+) -> tuple[int, Decimal]:
+    """Approve every PENDING reward available by as_of (default now) that is not held."""
+    program = await _program(runtime, principal, program_id)
+    async with runtime.pool.acquire() as conn:
+        return await purchase_queries.settle(conn, program.id, as_of or datetime.now(UTC))

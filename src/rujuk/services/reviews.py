@@ -1,0 +1,88 @@
+"""Reviewing flagged referrals, and erasing a customer's personal data on request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rujuk.access import Principal
+from rujuk.db import customers as customer_queries
+from rujuk.db import events as event_queries
+from rujuk.db import programs as program_queries
+from rujuk.db import purchases as purchase_queries
+from rujuk.db import referrals as referral_queries
+from rujuk.errors import DomainError
+from rujuk.graph.referral_graph import ACTIVE, REJECTED
+from rujuk.records import Customer, Referral
+from rujuk.runtime import Runtime
+
+MAX_NOTE = 2000
+
+
+async def review_referral(
+    runtime: Runtime, principal: Principal, referral_id: int | None, decision: str, note: str | None
+) -> Referral:
+    """APPROVE makes a link ACTIVE; REJECT makes it REJECTED for good and reverses what is pending."""
+    principal.require_authenticated()
+    unknown = DomainError("NOT_FOUND", "no such referral", ["input", "referralId"])
+    if referral_id is None:
+        raise unknown
+    if note is not None and len(note) > MAX_NOTE:
+        raise DomainError("INVALID_INPUT", f"note is at most {MAX_NOTE} characters", ["input", "note"])
+    async with runtime.pool.acquire() as conn:
+        referral = await referral_queries.get_referral(conn, referral_id)
+        if referral is None:
+            raise unknown
+        principal.require_manager(referral.program_id)
+        status = ACTIVE if decision == "APPROVE" else REJECTED
+        if referral.status == REJECTED and status != REJECTED:
+            raise DomainError(
+                "INVALID_INPUT", "a rejected referral stays rejected", ["input", "decision"]
+            )
+        async with conn.transaction():
+            locked = await program_queries.lock_program(conn, referral.program_id)
+            assert locked is not None
+            _, version = locked
+            updated = await referral_queries.set_status(conn, referral.id, status, note)
+            if status == REJECTED:
+                reversed_ids = await purchase_queries.pending_through(conn, referral.referee_id)
+                await purchase_queries.update_reward_amounts(
+                    conn, [(i, 0) for i in reversed_ids], "REVERSED", "referral rejected"
+                )
+            payload = {"referee_id": referral.referee_id, "status": status}
+            await event_queries.append_event(
+                conn, referral.program_id, version + 1, "referral_reviewed", payload
+            )
+        await runtime.graphs.committed(
+            referral.program_id, version + 1, "referral_reviewed", payload
+        )
+    return updated
+
+
+async def erase_customer(runtime: Runtime, principal: Principal, customer_id: int | None) -> Customer:
+    """Wipe a customer's personal data; it keeps its place in the tree and its ledger."""
+    principal.require_authenticated()
+    unknown = DomainError("UNKNOWN_CUSTOMER", "no such customer", ["input", "customerId"])
+    if customer_id is None:
+        raise unknown
+    async with runtime.pool.acquire() as conn:
+        customer = await customer_queries.get_customer(conn, customer_id)
+        if customer is None:
+            raise unknown
+        principal.require_manager(customer.program_id)
+        if customer.erased:
+            return customer
+        async with conn.transaction():
+            locked = await program_queries.lock_program(conn, customer.program_id)
+            assert locked is not None
+            _, version = locked
+            erased = await customer_queries.erase(conn, customer.id, datetime.now(UTC))
+            pending = await purchase_queries.pending_of(conn, customer.id)
+            await purchase_queries.update_reward_amounts(
+                conn, [(i, 0) for i in pending], "REVERSED", "customer erased"
+            )
+            payload = {"id": customer.id}
+            await event_queries.append_event(
+                conn, customer.program_id, version + 1, "customer_erased", payload
+            )
+        await runtime.graphs.committed(customer.program_id, version + 1, "customer_erased", payload)
+    return erased

@@ -1,0 +1,94 @@
+"""Operations of the reward engine that the tests share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.graphql_client import GraphQLClient
+
+PURCHASE_FIELDS = """
+purchase { id orderId amount refundedAmount customer { externalId } }
+rewards { id kind level rate tier amount status availableAt beneficiary { externalId } }
+userErrors { field code message }
+"""
+
+RECORD = f"""
+mutation($input: RecordPurchaseInput!) {{ recordPurchase(input: $input) {{ {PURCHASE_FIELDS} }} }}"""
+
+REFUND = f"""
+mutation($input: RefundPurchaseInput!) {{ refundPurchase(input: $input) {{ {PURCHASE_FIELDS} }} }}"""
+
+SETTLE = """
+mutation($input: SettleRewardsInput!) {
+  settleRewards(input: $input) { approvedCount approvedAmount userErrors { code field } }
+}"""
+
+REVIEW = """
+mutation($input: ReviewReferralInput!) {
+  reviewReferral(input: $input) { referral { id status } userErrors { code field } }
+}"""
+
+ERASE = """
+mutation($input: EraseCustomerInput!) {
+  eraseCustomer(input: $input) { customer { id displayName email } userErrors { code field } }
+}"""
+
+CUSTOMER = """
+query($p: ID!, $e: String!) {
+  customer(programId: $p, externalId: $e) {
+    stats { directReferrals qualifiedReferrals networkSize networkRevenue influence tier depth }
+    balance { pending approved reversed }
+    rewards(first: 100) { totalCount edges { node { kind level amount status tier
+                                                    purchase { orderId } } } }
+  }
+}"""
+
+
+async def record(
+    gql: GraphQLClient, program_id: str, customer: str, order: str, amount: str, **extra: Any
+) -> dict[str, Any]:
+    """The recordPurchase payload."""
+    data = await gql.data(
+        RECORD,
+        {
+            "input": {
+                "programId": program_id,
+                "customerExternalId": customer,
+                "orderId": order,
+                "amount": amount,
+                **extra,
+            }
+        },
+    )
+    payload: dict[str, Any] = data["recordPurchase"]
+    return payload
+
+
+async def paid(
+    gql: GraphQLClient, program_id: str, customer: str, order: str, amount: str, **extra: Any
+) -> list[tuple[str, str, int, str]]:
+    """(beneficiary, kind, level, amount) of each reward a purchase created; no userErrors."""
+    payload = await record(gql, program_id, customer, order, amount, **extra)
+    assert payload["userErrors"] == [], payload["userErrors"]
+    return [
+        (r["beneficiary"]["externalId"], r["kind"], r["level"], r["amount"])
+        for r in payload["rewards"]
+    ]
+
+
+async def refund(
+    gql: GraphQLClient, program_id: str, order: str, amount: str | None = None
+) -> dict[str, Any]:
+    """The refundPurchase payload."""
+    data = await gql.data(
+        REFUND, {"input": {"programId": program_id, "orderId": order, "amount": amount}}
+    )
+    payload: dict[str, Any] = data["refundPurchase"]
+    return payload
+
+
+async def customer(gql: GraphQLClient, program_id: str, external_id: str) -> dict[str, Any]:
+    """A customer's stats, balance and rewards."""
+    data = await gql.data(CUSTOMER, {"p": program_id, "e": external_id})
+    found: dict[str, Any] = data["customer"]
+    return found
