@@ -32,12 +32,12 @@ def code(customer: dict[str, Any]) -> str:
 
 
 async def tree(gql: GraphQLClient) -> str:
-    """root -> a (t=10), b (t=5), c (t=20); a -> a1 (t=30), a2 (t=12); b -> b1 (t=11); a1 -> x (t=1).
+    """root -> a (t=10), b (t=5), c (t=20); a -> a1 (t=30), a2 (t=12); b -> b1; a1 -> x (t=1).
 
     Join times are chosen so that join order differs from registration order.
     """
     program = await create_program(gql)
-    p = program["id"]
+    p: str = program["id"]
     root = await register_ok(gql, p, "root", joinedAt=at(0))
     a = await register_ok(gql, p, "a", code(root), joinedAt=at(10))
     b = await register_ok(gql, p, "b", code(root), joinedAt=at(5))
