@@ -137,15 +137,11 @@ async def test_console_runs_downline_and_draws_the_tree(
 
                 await page.route(f"{origin}/graphql", authorize)
 
-            await page.get_by_role("tab", name="Downline").click()
-            await page.locator(".graphiql-query-editor", has_text="query Downline").wait_for()
-            async with page.expect_response(
-                lambda r: r.request.method == "POST" and "Downline" in (r.request.post_data or "")
-            ) as response_info:
-                await page.locator(".graphiql-execute-button").click()
-            body = await (await response_info.value).json()
-            assert "errors" not in body, body["errors"]
-            customer = body["data"]["customer"]
+            # What a new user does first: run the tab the page opens on.
+            top = await run_tab(page, "TopInfluencers")
+            assert top["byInfluence"], "the demo program has influencers"
+
+            customer = (await run_tab(page, "Downline"))["customer"]
             edges = customer["downline"]["edges"]
             assert edges, "the demo customer of the Downline tab has a downline"
             assert max(edge["depth"] for edge in edges) <= 3
@@ -180,12 +176,32 @@ async def test_console_runs_downline_and_draws_the_tree(
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # Tabs restored from localStorage: same tabs, and they still run.
+            await page.reload()
+            await tabs.nth(len(EXAMPLE_TABS) - 1).wait_for()
+            assert [t.strip() for t in await tabs.all_inner_texts()] == titles
+            assert (await run_tab(page, "Downline"))["customer"]["downline"]["edges"] == edges
         finally:
             await browser.close()
 
     assert any("/console/static/" in url for url in requests), requests
     assert foreign == [], f"requests left the server's origin: {foreign}"
     assert problems == [], problems
+
+
+async def run_tab(page: Page, name: str) -> dict[str, Any]:
+    """Selects an example tab, presses run, and returns the response's data."""
+    await page.get_by_role("tab", name=name).click()
+    await page.locator(".graphiql-query-editor", has_text=f"query {name}").wait_for()
+    async with page.expect_response(
+        lambda r: r.request.method == "POST" and name in (r.request.post_data or "")
+    ) as response_info:
+        await page.locator(".graphiql-execute-button").click()
+    body = await (await response_info.value).json()
+    assert "errors" not in body, (name, body["errors"])
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 async def expected_downline_names(origin: str, token: str, variables: dict[str, Any]) -> list[str]:

@@ -72,14 +72,16 @@ def _page_config(context: ConsoleContext) -> dict[str, Any]:
     if context.admin_token is not None:
         headers = json.dumps({"Authorization": f"Bearer {context.admin_token}"}, indent=2)
     tabs = example_tabs(context.program_id, context.external_id, context.upline_external_id)
-    # Keyed on everything the default tabs depend on, but never on the token
-    # itself: the namespace ends up in localStorage key names.
-    namespace_source = "|".join(
+    # Keyed on everything the stored tabs depend on, the dev token included
+    # (the console persists headers in development): a new database or token
+    # starts from fresh example tabs. Only a digest reaches localStorage keys.
+    namespace_source = "\0".join(
         [
             EXAMPLES_VERSION,
             context.program_id or "",
             context.external_id or "",
-            "dev" if context.admin_token is not None else "",
+            context.upline_external_id or "",
+            context.admin_token or "",
         ]
     )
     return {

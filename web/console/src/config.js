@@ -20,17 +20,11 @@ export function readConfig() {
   };
 }
 
-// GraphiQL's key for its tab state (STORAGE_KEY.tabs in @graphiql/react).
-const TABS_KEY = 'graphiql:tabState';
-
 /**
  * A Storage whose keys are prefixed by a namespace the server derives from the
- * demo program and example set, so tabs saved against an older database (with
- * ids that no longer exist) do not hide the current examples.
- *
- * GraphiQL never persists headers (on purpose: tokens do not belong in
- * localStorage), so restored tabs come back without them; in development the
- * pre-filled headers are put back into restored tabs that have none.
+ * demo program, example set and dev token, so tabs saved against an older
+ * database (with ids or a token that no longer exist) do not hide the current
+ * examples.
  *
  * @param {ConsoleConfig} config
  * @returns {Storage}
@@ -60,11 +54,7 @@ export function namespacedStorage(config) {
       return ownKeys()[index] ?? null;
     },
     getItem(key) {
-      const value = backing.getItem(prefix + key);
-      if (key === TABS_KEY && value && config.headers) {
-        return withHeaders(value, config.headers);
-      }
-      return value;
+      return backing.getItem(prefix + key);
     },
     setItem(key, value) {
       backing.setItem(prefix + key, value);
@@ -76,19 +66,6 @@ export function namespacedStorage(config) {
       for (const key of ownKeys()) backing.removeItem(prefix + key);
     },
   };
-}
-
-function withHeaders(serialized, headers) {
-  try {
-    const state = JSON.parse(serialized);
-    if (!state || !Array.isArray(state.tabs)) return serialized;
-    for (const tab of state.tabs) {
-      if (tab && !tab.headers) tab.headers = headers;
-    }
-    return JSON.stringify(state);
-  } catch {
-    return serialized;
-  }
 }
 
 function memoryStorage() {

@@ -22,10 +22,27 @@ const httpUrl = new URL(config.endpoint, window.location.href);
 const wsUrl = new URL(httpUrl);
 wsUrl.protocol = httpUrl.protocol === 'https:' ? 'wss:' : 'ws:';
 
-const fetcher = createGraphiQLFetcher({
+const baseFetcher = createGraphiQLFetcher({
   url: httpUrl.href,
   subscriptionUrl: wsUrl.href,
 });
+
+// GraphiQL updates the operation name a moment after the editor content
+// changes (e.g. on switching tabs), so a quick run could send the previous
+// tab's name with the new query; the server would then reject the request.
+// A name the document does not define is never right: drop it.
+function fetcher(params, options) {
+  const name = params.operationName;
+  if (name && !definesOperation(params.query, name)) {
+    return baseFetcher({ ...params, operationName: undefined }, options);
+  }
+  return baseFetcher(params, options);
+}
+
+function definesOperation(query, name) {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`\\b(query|mutation|subscription)\\s+${escaped}\\b`).test(query);
+}
 
 const explorer = explorerPlugin();
 const tree = referralTreePlugin();
@@ -36,6 +53,16 @@ const tabs = config.tabs.map((tab) => ({
   headers: config.headers,
 }));
 
+const storage = namespacedStorage(config);
+// GraphiQL 5 fills the first tab's operation editor from defaultTabs but not
+// its variables editor; on a first visit (nothing stored) pass them directly.
+const firstVisit = storage.getItem('graphiql:tabState') === null;
+const initialVariables = firstVisit ? (tabs[0]?.variables ?? undefined) : undefined;
+// Headers are persisted only in development, where they hold the demo token
+// (the storage namespace changes with it); elsewhere tokens the admin types
+// stay out of localStorage.
+const persistHeaders = config.headers !== null;
+
 function App() {
   return (
     <GraphiQL
@@ -43,9 +70,10 @@ function App() {
       plugins={[explorer, tree, HISTORY_PLUGIN]}
       defaultTabs={tabs}
       defaultHeaders={config.headers ?? undefined}
-      defaultEditorToolsVisibility={config.headers ? 'headers' : 'variables'}
-      storage={namespacedStorage(config)}
-      shouldPersistHeaders={false}
+      defaultEditorToolsVisibility="variables"
+      storage={storage}
+      initialVariables={initialVariables}
+      shouldPersistHeaders={persistHeaders}
     >
       <GraphiQL.Logo>
         <span className="rujuk-logo">
