@@ -90,7 +90,7 @@ async def database_url(server_url: str, template_url: str) -> AsyncIterator[str]
     await drop_database(server_url, url)
 
 
-def test_settings(tmp_path: Path) -> Settings:
+def app_settings(tmp_path: Path) -> Settings:
     """Settings as the tests run the app."""
     return Settings(
         database_url="postgresql://unused", data_dir=tmp_path, admin_token=ADMIN_TOKEN, log_level="INFO"
@@ -100,7 +100,7 @@ def test_settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 async def app(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
     """The ASGI app with its lifespan running."""
-    application = create_app(test_settings(tmp_path), database_url)
+    application = create_app(app_settings(tmp_path), database_url)
     async with application.router.lifespan_context(application):
         yield application
 

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.types.unset import UNSET, UnsetType
 
 from rujuk.config import Settings
 from rujuk.errors import RequestError
@@ -45,6 +46,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response=response,
             request_id=uuid.uuid4().hex[:16],
         )
+
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        # A browser cannot set headers on a WebSocket: the token may come in connection_init.
+        params = context.connection_params or {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        if isinstance(authorization, str):
+            try:
+                context.caller = await principal_for(context.runtime, authorization)
+            except RequestError as error:
+                context.caller = error
+        return UNSET
 
 
 def _authorization(request: Request | WebSocket) -> str | None:

@@ -25,6 +25,11 @@ class RequestError(Exception):
         if code is not None:
             self.code = code
 
+    @property
+    def extensions(self) -> dict[str, object]:
+        """graphql-core copies these onto the GraphQL error that wraps this exception."""
+        return {"code": self.code}
+
 
 class Unauthenticated(RequestError):
     """No token, or a token that is malformed, unknown, expired or revoked."""

@@ -25,6 +25,8 @@ class Context:
     caller: Principal | RequestError
     response: Any = None
     request_id: str = "-"
+    # graphql-transport-ws: the connection_init payload, set by strawberry.
+    connection_params: dict[str, Any] | None = None
     customers: DataLoader[int, Customer | None] = field(init=False)
     referrals: DataLoader[int, Referral | None] = field(init=False)
     codes: DataLoader[int, list[ReferralCode]] = field(init=False)

@@ -38,6 +38,7 @@ def build_schema() -> RujukSchema:
     """The schema rujuk serves."""
     from rujuk.resolvers.mutation import Mutation
     from rujuk.resolvers.query import Query
+    from rujuk.resolvers.subscription import Subscription
 
     extensions: list[Any] = [
         ErrorCodes,
@@ -50,6 +51,7 @@ def build_schema() -> RujukSchema:
     return RujukSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,
     )
