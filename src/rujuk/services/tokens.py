@@ -122,9 +122,15 @@ async def principal_for(runtime: Runtime, authorization: str | None) -> Principa
 
 async def _customer_principal(runtime: Runtime, signed: str) -> Principal:
     body, _, signature = signed.partition(".")
-    if not hmac.compare_digest(_sign(runtime, body), signature):
+    # Compared as bytes: a header may carry non-ASCII text, which compare_digest refuses as str.
+    if not hmac.compare_digest(_sign(runtime, body).encode(), signature.encode()):
         raise Unauthenticated("invalid customer token")
-    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        if not all(isinstance(claims.get(k), int) for k in ("c", "p", "e")):
+            raise ValueError("missing claims")
+    except (ValueError, TypeError, AttributeError):
+        raise Unauthenticated("invalid customer token") from None
     if claims["e"] <= datetime.now(UTC).timestamp():
         raise Unauthenticated("this customer token has expired")
     async with runtime.pool.acquire() as conn:
