@@ -6,6 +6,8 @@ import gzip
 import json
 import logging
 import re
+import shutil
+import subprocess
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -247,6 +249,21 @@ def test_npm_dependencies_are_pinned() -> None:
             assert lock["packages"][f"node_modules/{name}"]["version"] == version
     for name in ("graphiql", "@graphiql/plugin-explorer", "react", "react-dom", "vite"):
         assert name in package["dependencies"] or name in package["devDependencies"]
+
+
+def test_tree_plugin_logic() -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed; the console falls back to the CDN page")
+    result = subprocess.run(
+        [node, "--test", "test/"],
+        cwd=REPO / "web/console",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # --- the examples against the real schema -----------------------------------

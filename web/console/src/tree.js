@@ -64,7 +64,10 @@ export function buildTree({ owner, edges }) {
     serial += 1;
     return { key: id ?? `#${serial}`, id, customer, depth, placeholder, children: [] };
   };
-  if (owner) {
+  // The enclosing object is the root only if the edges hang from it; it may
+  // be a further ancestor when the customer's own id was not selected.
+  const ownerId = owner && owner.id !== undefined && owner.id !== null ? String(owner.id) : null;
+  if (ownerId !== null && edges.some((edge) => String(edge.parentId) === ownerId)) {
     const root = makeNode(owner, 0, false);
     byId.set(root.id, root);
     roots.push(root);
