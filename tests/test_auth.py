@@ -121,7 +121,7 @@ async def test_only_admins_mint_api_tokens(gql: GraphQLClient) -> None:
 
 
 async def test_a_partner_works_in_its_own_program(gql: GraphQLClient) -> None:
-    a, b = await two_programs(gql)
+    a, _ = await two_programs(gql)
     partner = gql.as_token(await api_token(gql, "PARTNER", a["id"]))
     assert (await partner.data("{ programs { name } }"))["programs"] == [{"name": "Toko A"}]
     andi = await register_ok(partner, a["id"], "andi", email="andi@example.com", phone="0811111111")
@@ -364,7 +364,7 @@ async def test_malformed_authorization_headers(gql: GraphQLClient, header: str) 
     response = await gql.http.post(
         "/graphql",
         json={"query": "{ programs { id } }"},
-        headers={"Authorization": header.encode("latin-1")},
+        headers=[(b"authorization", header.encode("latin-1"))],
     )
     assert response.status_code == 200, response.text
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

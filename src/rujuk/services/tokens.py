@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -150,13 +151,21 @@ def _b64(raw: bytes) -> str:
 
 async def development_admin_token(runtime: Runtime, path: Path) -> str:
     """The ADMIN token `make serve` prints, kept in the data directory across restarts."""
-    if path.exists():
-        token = path.read_text().strip()
+    token = await asyncio.to_thread(_read_token_file, path)
+    if token is not None:
         stored = await token_queries.find_api_token(runtime.pool, token_hash(token))
         if stored is not None and stored.role == "ADMIN":
             return token
     token = await mint_api_token(runtime, "ADMIN", None, "development (make serve)")
+    await asyncio.to_thread(_write_token_file, path, token)
+    return token
+
+
+def _read_token_file(path: Path) -> str | None:
+    return path.read_text().strip() if path.exists() else None
+
+
+def _write_token_file(path: Path, token: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(token + "\n")
     path.chmod(0o600)
-    return token
