@@ -8,6 +8,7 @@ from rujuk.config import Settings
 from rujuk.db import tokens as token_queries
 from rujuk.db.pool import Pool, create_pool
 from rujuk.graph import GraphStore
+from rujuk.graph.ranking_cache import RankingCache
 
 
 @dataclass(slots=True)
@@ -19,6 +20,7 @@ class Runtime:
     pool: Pool
     graphs: GraphStore
     signing_key: bytes
+    rankings: RankingCache
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
@@ -28,7 +30,7 @@ class Runtime:
         await graphs.load()
         await graphs.listen(database_url)
         key = await token_queries.signing_key(pool)
-        return cls(settings, database_url, pool, graphs, key)
+        return cls(settings, database_url, pool, graphs, key, RankingCache(graphs))
 
     async def close(self) -> None:
         """Stop listening and close the pool."""

@@ -6,17 +6,21 @@ import strawberry
 
 from rujuk import ids
 from rujuk.access import Role
+from rujuk.graph.rankings import Metric
+from rujuk.schema.enums import InfluenceMetric
 from rujuk.schema.types import (
     Customer,
     Info,
+    LeaderboardEntry,
     Node,
     Program,
     Purchase,
     Referral,
     ReferralCode,
     Reward,
+    load_customers,
 )
-from rujuk.services import customers, programs, referral_codes, referrals, rewards
+from rujuk.services import customers, leaderboards, programs, referral_codes, referrals, rewards
 
 
 @strawberry.type
@@ -78,6 +82,33 @@ class Query:
         info.context.principal  # noqa: B018 - a bad token fails even public fields
         found = await referral_codes.look_up_code(info.context.runtime, code)
         return None if found is None else ReferralCode.of(found[0])
+
+    @strawberry.field
+    async def leaderboard(
+        self,
+        info: Info,
+        program_id: strawberry.ID,
+        metric: InfluenceMetric = InfluenceMetric.INFLUENCE,
+        first: int = 10,
+    ) -> list[LeaderboardEntry]:
+        board = await leaderboards.leaderboard(
+            info.context.runtime,
+            info.context.principal,
+            ids.local_id(program_id, "Program"),
+            Metric(metric.value),
+            first,
+        )
+        found = await load_customers(info, [customer for customer, _ in board.entries])
+        return [
+            LeaderboardEntry(
+                rank=rank,
+                customer=customer,
+                score=score,
+                computed_at=board.computed_at,
+                stale=board.stale,
+            )
+            for rank, (customer, (_, score)) in enumerate(zip(found, board.entries, strict=True), 1)
+        ]
 
     @strawberry.field(description="The customer behind a CUSTOMER token; null for other tokens.")
     async def viewer(self, info: Info) -> Customer | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -13,6 +13,7 @@ from rujuk.pagination import Page
 from rujuk.schema.enums import Channel, CodeKind, ReferralStatus, RewardKind, RewardStatus
 from rujuk.services import customers as customer_service
 from rujuk.services import referral_codes as code_service
+from rujuk.services import program_stats as stats_service
 from rujuk.services import rewards as reward_service
 
 from rujuk.resolvers.context import Context
@@ -51,6 +52,41 @@ class TierRule:
 
 
 @strawberry.type
+class ChannelStats:
+    channel: Channel
+    referrals: int
+    conversions: int
+    revenue: Decimal
+
+
+@strawberry.type
+class ProgramStats:
+    customers: int
+    referred_customers: int
+    qualified_referrals: int
+    conversion_rate: float
+    revenue: Decimal
+    referred_revenue: Decimal
+    reward_cost: Decimal
+    roi: float | None
+    k_factor: float
+    by_channel: list[ChannelStats]
+
+
+@strawberry.type
+class LeaderboardEntry:
+    rank: int
+    customer: Customer
+    score: float
+    computed_at: datetime = strawberry.field(
+        description="When the ranking behind this entry was computed."
+    )
+    stale: bool = strawberry.field(
+        description="Whether the referral graph has changed since; a fresh ranking is on its way."
+    )
+
+
+@strawberry.type
 class Program(Node):
     record: strawberry.Private[records.Program]
     name: str
@@ -69,6 +105,37 @@ class Program(Node):
         description="Skip ineligible ancestors without using up a level."
     )
     created_at: datetime
+
+    @strawberry.field
+    async def stats(
+        self,
+        info: Info,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> ProgramStats:
+        found = await stats_service.program_stats(
+            info.context.runtime, info.context.principal, self.record, from_, to
+        )
+        return ProgramStats(
+            customers=found.customers,
+            referred_customers=found.referred_customers,
+            qualified_referrals=found.qualified_referrals,
+            conversion_rate=found.conversion_rate,
+            revenue=found.revenue,
+            referred_revenue=found.referred_revenue,
+            reward_cost=found.reward_cost,
+            roi=found.roi,
+            k_factor=found.k_factor,
+            by_channel=[
+                ChannelStats(
+                    channel=Channel(c.channel),
+                    referrals=c.referrals,
+                    conversions=c.conversions,
+                    revenue=c.revenue,
+                )
+                for c in found.by_channel
+            ],
+        )
 
     @classmethod
     def of(cls, program: records.Program) -> Program:
