@@ -93,7 +93,10 @@ async def database_url(server_url: str, template_url: str) -> AsyncIterator[str]
 def app_settings(tmp_path: Path) -> Settings:
     """Settings as the tests run the app."""
     return Settings(
-        database_url="postgresql://unused", data_dir=tmp_path, admin_token=ADMIN_TOKEN, log_level="INFO"
+        database_url="postgresql://unused",
+        data_dir=tmp_path,
+        admin_token=ADMIN_TOKEN,
+        log_level="INFO",
     )
 
 

@@ -13,10 +13,14 @@ userErrors { field code message }
 """
 
 RECORD = f"""
-mutation($input: RecordPurchaseInput!) {{ recordPurchase(input: $input) {{ {PURCHASE_FIELDS} }} }}"""
+mutation($input: RecordPurchaseInput!) {{
+  recordPurchase(input: $input) {{ {PURCHASE_FIELDS} }}
+}}"""
 
 REFUND = f"""
-mutation($input: RefundPurchaseInput!) {{ refundPurchase(input: $input) {{ {PURCHASE_FIELDS} }} }}"""
+mutation($input: RefundPurchaseInput!) {{
+  refundPurchase(input: $input) {{ {PURCHASE_FIELDS} }}
+}}"""
 
 SETTLE = """
 mutation($input: SettleRewardsInput!) {

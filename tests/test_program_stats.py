@@ -25,13 +25,14 @@ DAY3 = "2026-10-03T00:00:00+00:00"
 
 async def stats(gql: GraphQLClient, program_id: str, start: str | None, end: str | None) -> Any:
     data = await gql.data(STATS, {"p": program_id, "from": start, "to": end})
-    return data["program"]["stats"]
+    found: Any = data["program"]["stats"]
+    return found
 
 
 async def scenario(gql: GraphQLClient) -> str:
     """root (day 1) refers w1 (WhatsApp, day 1), t1 (TikTok, day 2) and t2 (TikTok, day 2)."""
     program = await create_program(gql)
-    pid = program["id"]
+    pid: str = program["id"]
     root = await register_ok(gql, pid, "root", joinedAt="2026-10-01T08:00:00+00:00")
     code = root["referralCodes"][0]["code"]
     for name, channel, joined in [

@@ -132,7 +132,7 @@ async def test_ties_break_by_external_id(gql: GraphQLClient) -> None:
 async def test_rejection_and_erasure_move_the_boards(gql: GraphQLClient) -> None:
     program_id, customers = await build(gql)
     found = await gql.data(
-        "query($p: ID!) { customer(programId: $p, externalId: \"a\") { referral { id } } }",
+        'query($p: ID!) { customer(programId: $p, externalId: "a") { referral { id } } }',
         {"p": program_id},
     )
     review = {"referralId": found["customer"]["referral"]["id"], "decision": "REJECT"}
@@ -159,7 +159,9 @@ def test_pagerank_converges_on_a_large_forest() -> None:
     """100,000 customers: every score within 1e-9 of a reference iterated to exhaustion."""
     rng = np.random.default_rng(7)
     n = 100_000
-    parents = np.array([-1 if i < 50 or rng.random() < 0.01 else rng.integers(0, i) for i in range(n)])
+    parents = np.array(
+        [-1 if i < 50 or rng.random() < 0.01 else rng.integers(0, i) for i in range(n)]
+    )
     sources = np.flatnonzero(parents >= 0)
     targets = parents[sources]
     ours = pagerank(n, sources, targets)

@@ -20,7 +20,8 @@ def post(client: TestClient, query: str, variables: dict[str, Any]) -> dict[str,
     response = client.post("/graphql", json={"query": query, "variables": variables}, headers=AUTH)
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 def subscribe(ws: WebSocketTestSession, query: str, variables: dict[str, Any]) -> None:
@@ -34,9 +35,7 @@ def subscribe(ws: WebSocketTestSession, query: str, variables: dict[str, Any]) -
 def test_reward_earned_and_referral_created(database_url: str, tmp_path: Path) -> None:
     app = create_app(app_settings(tmp_path), database_url)
     with TestClient(app) as client:
-        created = post(
-            client, CREATE_PROGRAM, {"input": {"name": "Live", "tiers": DEFAULT_TIERS}}
-        )
+        created = post(client, CREATE_PROGRAM, {"input": {"name": "Live", "tiers": DEFAULT_TIERS}})
         program_id = created["createProgram"]["program"]["id"]
         root = post(
             client,

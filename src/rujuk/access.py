@@ -61,7 +61,10 @@ class Principal:
     def require_reader(self, program_id: int) -> None:
         """ADMIN, this program's PARTNER, or one of its customers may read program-level data."""
         self.require_authenticated()
-        if not (self.manages(program_id) or self.role is Role.CUSTOMER and self.program_id == program_id):
+        if not (
+            self.manages(program_id)
+            or (self.role is Role.CUSTOMER and self.program_id == program_id)
+        ):
             raise Forbidden("this token may not read that program")
 
     def require_details(self, program_id: int, customer_id: int) -> None:

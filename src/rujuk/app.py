@@ -47,17 +47,17 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             request_id=uuid.uuid4().hex[:16],
         )
 
-
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         # A browser cannot set headers on a WebSocket: the token may come in connection_init.
-        params = context.connection_params or {}
-        authorization = params.get("Authorization") or params.get("authorization")
+        params: dict[str, Any] = context.connection_params or {}
+        authorization: object = params.get("Authorization") or params.get("authorization")
         if isinstance(authorization, str):
             try:
                 context.caller = await principal_for(context.runtime, authorization)
             except RequestError as error:
                 context.caller = error
-        return UNSET
+        acknowledged: UnsetType = UNSET
+        return acknowledged
 
 
 def _authorization(request: Request | WebSocket) -> str | None:

@@ -154,5 +154,3 @@ def _token_create(settings: Settings, args: argparse.Namespace) -> int:
 
     print(asyncio.run(create()))
     return 0
-
-

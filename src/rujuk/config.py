@@ -38,7 +38,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         check_database_url(database_url)
     log_level = (env.get("RUJUK_LOG_LEVEL") or "INFO").upper()
     if log_level not in LOG_LEVELS:
-        raise ConfigError(f"RUJUK_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+        raise ConfigError(
+            f"RUJUK_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}"
+        )
     admin_token = env.get("RUJUK_ADMIN_TOKEN") or None
     if admin_token is not None and len(admin_token) < 16:
         raise ConfigError("RUJUK_ADMIN_TOKEN must be at least 16 characters long")

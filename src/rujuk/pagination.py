@@ -51,9 +51,7 @@ def decode_cursor(cursor: str) -> int:
     raise RequestError("after is not a cursor this field returned", "INVALID_INPUT")
 
 
-def paginate(
-    items: Sequence[T], key: Callable[[T], int], first: int, after: str | None
-) -> Page[T]:
+def paginate(items: Sequence[T], key: Callable[[T], int], first: int, after: str | None) -> Page[T]:
     """The `first` items after the one whose cursor is `after` (from the start when None)."""
     check_page_size(first)
     start = 0

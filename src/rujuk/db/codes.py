@@ -46,7 +46,9 @@ async def insert_code(
     return _code(row)
 
 
-async def find_codes(conn: Connection, candidates: list[str], *, lock: bool = False) -> list[ReferralCode]:
+async def find_codes(
+    conn: Connection, candidates: list[str], *, lock: bool = False
+) -> list[ReferralCode]:
     """The stored codes among the candidates, in the candidates' order."""
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM referral_code WHERE code = ANY($1)"
@@ -60,7 +62,8 @@ async def find_codes(conn: Connection, candidates: list[str], *, lock: bool = Fa
 async def codes_of(conn: Connection, customer_ids: list[int]) -> list[ReferralCode]:
     """Every code of these customers, oldest first."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM referral_code WHERE customer_id = ANY($1) ORDER BY created_at, code",
+        f"""SELECT {_COLUMNS} FROM referral_code WHERE customer_id = ANY($1)
+            ORDER BY created_at, code""",
         customer_ids,
     )
     return [_code(r) for r in rows]

@@ -110,6 +110,7 @@ async def shared_contacts(
         phone_key,
         device_id,
     )
+    assert row is not None  # a SELECT without FROM returns one row
     return bool(row["device"]), bool(row["contact"])
 
 

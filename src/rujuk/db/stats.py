@@ -79,6 +79,7 @@ async def program_stats(
 ) -> StatsRow:
     """Program.stats' raw figures over [start, end)."""
     row = await pool.fetchrow(_STATS, program_id, start, end)
+    assert row is not None  # an aggregate always returns one row
     return StatsRow(
         customers=row["customers"],
         referred_customers=row["referred_customers"],

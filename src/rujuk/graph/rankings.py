@@ -68,7 +68,9 @@ class Ranking:
         ]
 
 
-def _break_ties(ranked: list[tuple[int, float]], external_ids: list[str]) -> list[tuple[int, float]]:
+def _break_ties(
+    ranked: list[tuple[int, float]], external_ids: list[str]
+) -> list[tuple[int, float]]:
     """Within runs of scores that differ by less than 1e-9 relative, order by externalId."""
     result: list[tuple[int, float]] = []
     run: list[tuple[int, float]] = []
@@ -122,9 +124,7 @@ def compute_ranking(members: Sequence[Member], version: int) -> Ranking:
     )
 
 
-def pagerank(
-    n: int, sources: npt.NDArray[np.int64], targets: npt.NDArray[np.int64]
-) -> FloatArray:
+def pagerank(n: int, sources: npt.NDArray[np.int64], targets: npt.NDArray[np.int64]) -> FloatArray:
     """PageRank as networkx.pagerank defines it (uniform teleport, dangling rank spread
     uniformly), by power iteration on a sparse matrix, converged far past networkx's default.
     """

@@ -1,4 +1,7 @@
-"""What a purchase pays, level by level up the effective tree (rewards.md, "Recording a purchase")."""
+"""What a purchase pays, level by level up the effective tree.
+
+rewards.md, "Recording a purchase" and "Refunds".
+"""
 
 from __future__ import annotations
 
@@ -107,7 +110,9 @@ def purchase_rewards(
     return drafts
 
 
-def refunded_amounts(program: Program, rewards: Sequence[FrozenReward], net: Decimal) -> list[Decimal]:
+def refunded_amounts(
+    program: Program, rewards: Sequence[FrozenReward], net: Decimal
+) -> list[Decimal]:
     """Each reward's amount on the purchase's new net amount, in the order given.
 
     Commissions are recomputed with their frozen rates and capped on the net amount, deepest

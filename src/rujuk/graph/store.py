@@ -145,7 +145,7 @@ class GraphStore:
             listener(version, kind, payload)
 
     def subscribe(self, program_id: int, listener: EventListener) -> Callable[[], None]:
-        """Call listener with every event of the program applied from now on; return an unsubscribe."""
+        """Call listener with each event of the program applied from now on; return unsubscribe."""
         self._event_listeners[program_id].add(listener)
         return lambda: self._event_listeners[program_id].discard(listener)
 
@@ -163,8 +163,8 @@ class GraphStore:
             await self._listener.close()
             self._listener = None
 
-    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        program_id, _, version = payload.partition(":")
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        program_id, _, version = str(payload).partition(":")
         if self.graph(int(program_id)).version < int(version):
             task = asyncio.get_running_loop().create_task(self.catch_up(int(program_id)))
             _background.add(task)

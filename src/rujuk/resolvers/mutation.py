@@ -1,4 +1,4 @@
-"""Root mutation fields: each turns its input into a domain call and DomainErrors into userErrors."""
+"""Root mutation fields: input to a domain call, DomainErrors to userErrors."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ class Mutation:
     ) -> ReferralCodePayload:
         request = referral_codes.CodeRequest(
             customer_id=ids.local_id(input.customer_id, "Customer"),
-            kind=input.kind.value,
+            kind=input.kind.name,
             max_uses=input.max_uses,
             expires_at=input.expires_at,
             vanity=input.vanity,
@@ -126,7 +126,11 @@ class Mutation:
                 return ApiTokenPayload(user_errors=[UserError.of(unknown)])
         result = await attempt(
             tokens.create_api_token(
-                info.context.runtime, info.context.principal, input.role.value, program_id, input.label
+                info.context.runtime,
+                info.context.principal,
+                input.role.value,
+                program_id,
+                input.label,
             )
         )
         if isinstance(result, UserError):

@@ -118,5 +118,3 @@ class Query:
             return None
         found = await customers.get_customer(info.context.runtime, principal, principal.customer_id)
         return None if found is None else Customer.of(found)
-
-

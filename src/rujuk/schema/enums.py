@@ -21,7 +21,9 @@ class Channel(enum.Enum):
 
 @strawberry.enum
 class CodeKind(enum.Enum):
-    SINGLE_USE = strawberry.enum_value("SINGLE_USE", description="Usable by exactly one new customer.")
+    SINGLE_USE = strawberry.enum_value(
+        "SINGLE_USE", description="Usable by exactly one new customer."
+    )
     MULTI_USE = strawberry.enum_value(
         "MULTI_USE", description="Usable by many new customers, up to maxUses when set."
     )
@@ -31,7 +33,8 @@ class CodeKind(enum.Enum):
 class ReferralStatus(enum.Enum):
     ACTIVE = "ACTIVE"
     FLAGGED = strawberry.enum_value(
-        "FLAGGED", description="Suspicious: held for review; rewards that flow through it stay PENDING."
+        "FLAGGED",
+        description="Suspicious: held for review; rewards that flow through it stay PENDING.",
     )
     REJECTED = strawberry.enum_value(
         "REJECTED", description="Rejected on review: pays nobody above it, ever."

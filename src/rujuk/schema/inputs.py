@@ -43,7 +43,8 @@ class RegisterCustomerInput:
     )
     channel: Channel = Channel.DIRECT
     device_id: str | None = strawberry.field(
-        default=None, description="An opaque device fingerprint from the partner, for fraud signals."
+        default=None,
+        description="An opaque device fingerprint from the partner, for fraud signals.",
     )
     joined_at: datetime | None = None
 
@@ -106,7 +107,9 @@ class EraseCustomerInput:
 class CreateApiTokenInput:
     role: TokenRole
     label: str
-    program_id: strawberry.ID | None = strawberry.field(default=None, description="Required for PARTNER.")
+    program_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Required for PARTNER."
+    )
 
 
 @strawberry.input

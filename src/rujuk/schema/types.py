@@ -10,13 +10,12 @@ import strawberry
 
 from rujuk import ids, records
 from rujuk.pagination import Page
+from rujuk.resolvers.context import Context
 from rujuk.schema.enums import Channel, CodeKind, ReferralStatus, RewardKind, RewardStatus
 from rujuk.services import customers as customer_service
-from rujuk.services import referral_codes as code_service
 from rujuk.services import program_stats as stats_service
+from rujuk.services import referral_codes as code_service
 from rujuk.services import rewards as reward_service
-
-from rujuk.resolvers.context import Context
 
 Info = strawberry.Info[Context, None]
 
@@ -211,7 +210,9 @@ class Reward(Node):
     tier: str | None = strawberry.field(
         description="Tier the beneficiary held when the purchase was made."
     )
-    amount: Decimal = strawberry.field(description="Current amount after any refunds of the purchase.")
+    amount: Decimal = strawberry.field(
+        description="Current amount after any refunds of the purchase."
+    )
     status: RewardStatus
     created_at: datetime
     available_at: datetime
@@ -393,7 +394,10 @@ class Customer(Node):
         )
         nodes = await load_customers(info, [c for _, c in page.items])
         return CustomerConnection(
-            edges=[CustomerEdge(cursor=cursor, node=node) for (cursor, _), node in zip(page.items, nodes, strict=True)],
+            edges=[
+                CustomerEdge(cursor=cursor, node=node)
+                for (cursor, _), node in zip(page.items, nodes, strict=True)
+            ],
             page_info=page_info(page),
             total_count=page.total_count,
         )

@@ -1,1 +1,2 @@
-"""The domain's operations: each checks the caller's rights, validates, and writes in one transaction."""
+"""The domain's operations: each checks the caller's rights, validates, and writes in one
+transaction."""

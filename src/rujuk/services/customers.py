@@ -94,14 +94,22 @@ async def load_codes(runtime: Runtime, customer_ids: list[int]) -> list[list[Ref
 async def referrer_id(runtime: Runtime, principal: Principal, customer: Customer) -> int | None:
     """Who referred the customer (structural tree)."""
     principal.require_details(customer.program_id, customer.id)
-    return (await runtime.graphs.graph_with(customer.program_id, customer.id)).members[customer.id].referrer
+    return (
+        (await runtime.graphs.graph_with(customer.program_id, customer.id))
+        .members[customer.id]
+        .referrer
+    )
 
 
-async def ancestors(runtime: Runtime, principal: Principal, customer: Customer, max_depth: int) -> list[int]:
+async def ancestors(
+    runtime: Runtime, principal: Principal, customer: Customer, max_depth: int
+) -> list[int]:
     """The upline, nearest first, at most max_depth customers."""
     principal.require_details(customer.program_id, customer.id)
     check_depth(max_depth)
-    return (await runtime.graphs.graph_with(customer.program_id, customer.id)).ancestors(customer.id, max_depth)
+    return (await runtime.graphs.graph_with(customer.program_id, customer.id)).ancestors(
+        customer.id, max_depth
+    )
 
 
 async def referees(
@@ -109,7 +117,9 @@ async def referees(
 ) -> Page[int]:
     """Direct referees, oldest first, one page."""
     principal.require_details(customer.program_id, customer.id)
-    found = (await runtime.graphs.graph_with(customer.program_id, customer.id)).referees(customer.id)
+    found = (await runtime.graphs.graph_with(customer.program_id, customer.id)).referees(
+        customer.id
+    )
     return paginate(found, lambda c: c, first, after)
 
 
@@ -124,11 +134,15 @@ async def downline(
     """Everyone below down to max_depth, breadth first, one page."""
     principal.require_details(customer.program_id, customer.id)
     check_depth(max_depth)
-    entries = (await runtime.graphs.graph_with(customer.program_id, customer.id)).downline(customer.id, max_depth)
+    entries = (await runtime.graphs.graph_with(customer.program_id, customer.id)).downline(
+        customer.id, max_depth
+    )
     return paginate(entries, lambda e: e.customer_id, first, after)
 
 
-async def customer_stats(runtime: Runtime, principal: Principal, customer: Customer) -> CustomerStats:
+async def customer_stats(
+    runtime: Runtime, principal: Principal, customer: Customer
+) -> CustomerStats:
     """Every figure of CustomerStats, from the graph as it stands."""
     principal.require_details(customer.program_id, customer.id)
     graph = await runtime.graphs.graph_with(customer.program_id, customer.id)

@@ -34,7 +34,9 @@ async def _events(runtime: Runtime, program_id: int, kind: str) -> AsyncIterator
         try:
             queue.put_nowait(payload)
         except asyncio.QueueFull:
-            logger.warning("a subscriber of program %s is too slow; an event was dropped", program_id)
+            logger.warning(
+                "a subscriber of program %s is too slow; an event was dropped", program_id
+            )
 
     unsubscribe = runtime.graphs.subscribe(program_id, on_event)
     try:
@@ -65,7 +67,9 @@ async def rewards_earned(
             raise RequestError("no such customer in this program", "NOT_FOUND")
         principal.require_details(program, customer_id)
     async for payload in _events(runtime, program, "purchase_recorded"):
-        for reward in await purchase_queries.purchase_rewards(runtime.pool, [payload["purchase_id"]]):
+        for reward in await purchase_queries.purchase_rewards(
+            runtime.pool, [payload["purchase_id"]]
+        ):
             if customer_id is None or reward.beneficiary_id == customer_id:
                 yield reward
 

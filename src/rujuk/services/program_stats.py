@@ -1,4 +1,4 @@
-"""Program.stats: growth, revenue and reward cost over a time range (rewards.md, "Program stats")."""
+"""Program.stats: growth, revenue and reward cost over a time range (rewards.md)."""
 
 from __future__ import annotations
 

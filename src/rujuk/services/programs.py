@@ -98,7 +98,9 @@ async def create_program(runtime: Runtime, principal: Principal, draft: ProgramD
             name=draft.name.strip(),
             currency=draft.currency,
             tiers=tuple(
-                TierRule(t.name.strip(), t.min_qualified_referrals, t.min_network_revenue, t.level_rates)
+                TierRule(
+                    t.name.strip(), t.min_qualified_referrals, t.min_network_revenue, t.level_rates
+                )
                 for t in draft.tiers
             ),
             max_payout_rate=draft.max_payout_rate,

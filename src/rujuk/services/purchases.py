@@ -150,7 +150,9 @@ async def refund_purchase(
             assert locked is not None
             version, purchase = locked
             if purchase is None:
-                raise DomainError("NOT_FOUND", "no purchase with this orderId", ["input", "orderId"])
+                raise DomainError(
+                    "NOT_FOUND", "no purchase with this orderId", ["input", "orderId"]
+                )
             left = purchase.net_amount
             refund = left if amount is None else amount
             if amount is not None and not is_valid_amount(amount, program.currency):
@@ -160,7 +162,9 @@ async def refund_purchase(
                     ["input", "amount"],
                 )
             if refund <= 0:
-                raise DomainError("INVALID_AMOUNT", "nothing is left to refund", ["input", "amount"])
+                raise DomainError(
+                    "INVALID_AMOUNT", "nothing is left to refund", ["input", "amount"]
+                )
             if refund > left:
                 raise DomainError(
                     "REFUND_EXCEEDS_PURCHASE",

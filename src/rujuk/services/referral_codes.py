@@ -38,7 +38,7 @@ def is_active(code: ReferralCode, owner_erased: bool, at: datetime | None = None
 
 
 async def issue_code(runtime: Runtime, principal: Principal, request: CodeRequest) -> ReferralCode:
-    """Issue a code to a customer; vanity codes are refused with INVALID_CODE when taken or malformed."""
+    """Issue a code to a customer; a vanity code taken or malformed is INVALID_CODE."""
     principal.require_authenticated()
     unknown = DomainError("UNKNOWN_CUSTOMER", "no such customer", ["input", "customerId"])
     if request.customer_id is None:
@@ -50,13 +50,17 @@ async def issue_code(runtime: Runtime, principal: Principal, request: CodeReques
     if request.kind == "SINGLE_USE" and request.max_uses not in (None, 1):
         raise DomainError("INVALID_INPUT", "a SINGLE_USE code has maxUses 1", ["input", "maxUses"])
     if request.expires_at is not None and request.expires_at <= datetime.now(UTC):
-        raise DomainError("INVALID_INPUT", "expiresAt must be in the future", ["input", "expiresAt"])
+        raise DomainError(
+            "INVALID_INPUT", "expiresAt must be in the future", ["input", "expiresAt"]
+        )
     vanity: str | None = None
     if request.vanity is not None:
         vanity = code_text.normalize_vanity(request.vanity)
         if vanity is None:
             raise DomainError(
-                "INVALID_CODE", "a vanity code is 4 to 20 letters A-Z and digits", ["input", "vanity"]
+                "INVALID_CODE",
+                "a vanity code is 4 to 20 letters A-Z and digits",
+                ["input", "vanity"],
             )
     async with runtime.pool.acquire() as conn:
         owner = await customer_queries.get_customer(conn, request.customer_id)
@@ -64,7 +68,9 @@ async def issue_code(runtime: Runtime, principal: Principal, request: CodeReques
             raise unknown
         principal.require_manager(owner.program_id)
         if owner.erased:
-            raise DomainError("UNKNOWN_CUSTOMER", "this customer was erased", ["input", "customerId"])
+            raise DomainError(
+                "UNKNOWN_CUSTOMER", "this customer was erased", ["input", "customerId"]
+            )
         max_uses = 1 if request.kind == "SINGLE_USE" else request.max_uses
         while True:
             code = await code_queries.insert_code(

@@ -8,7 +8,9 @@ from rujuk.records import Referral
 from rujuk.runtime import Runtime
 
 
-async def find_referral(runtime: Runtime, principal: Principal, referral_id: int) -> Referral | None:
+async def find_referral(
+    runtime: Runtime, principal: Principal, referral_id: int
+) -> Referral | None:
     """A link, for ADMIN, its program's PARTNER, or the referee itself."""
     principal.require_authenticated()
     async with runtime.pool.acquire() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from rujuk.access import Principal
 from rujuk.db import customers as customer_queries
@@ -21,13 +22,15 @@ MAX_NOTE = 2000
 async def review_referral(
     runtime: Runtime, principal: Principal, referral_id: int | None, decision: str, note: str | None
 ) -> Referral:
-    """APPROVE makes a link ACTIVE; REJECT makes it REJECTED for good and reverses what is pending."""
+    """APPROVE makes a link ACTIVE; REJECT makes it REJECTED for good, reversing what is pending."""
     principal.require_authenticated()
     unknown = DomainError("NOT_FOUND", "no such referral", ["input", "referralId"])
     if referral_id is None:
         raise unknown
     if note is not None and len(note) > MAX_NOTE:
-        raise DomainError("INVALID_INPUT", f"note is at most {MAX_NOTE} characters", ["input", "note"])
+        raise DomainError(
+            "INVALID_INPUT", f"note is at most {MAX_NOTE} characters", ["input", "note"]
+        )
     async with runtime.pool.acquire() as conn:
         referral = await referral_queries.get_referral(conn, referral_id)
         if referral is None:
@@ -46,7 +49,7 @@ async def review_referral(
             if status == REJECTED:
                 reversed_ids = await purchase_queries.pending_through(conn, referral.referee_id)
                 await purchase_queries.update_reward_amounts(
-                    conn, [(i, 0) for i in reversed_ids], "REVERSED", "referral rejected"
+                    conn, [(i, Decimal(0)) for i in reversed_ids], "REVERSED", "referral rejected"
                 )
             payload = {"referee_id": referral.referee_id, "status": status}
             await event_queries.append_event(
@@ -58,7 +61,9 @@ async def review_referral(
     return updated
 
 
-async def erase_customer(runtime: Runtime, principal: Principal, customer_id: int | None) -> Customer:
+async def erase_customer(
+    runtime: Runtime, principal: Principal, customer_id: int | None
+) -> Customer:
     """Wipe a customer's personal data; it keeps its place in the tree and its ledger."""
     principal.require_authenticated()
     unknown = DomainError("UNKNOWN_CUSTOMER", "no such customer", ["input", "customerId"])
@@ -78,7 +83,7 @@ async def erase_customer(runtime: Runtime, principal: Principal, customer_id: in
             erased = await customer_queries.erase(conn, customer.id, datetime.now(UTC))
             pending = await purchase_queries.pending_of(conn, customer.id)
             await purchase_queries.update_reward_amounts(
-                conn, [(i, 0) for i in pending], "REVERSED", "customer erased"
+                conn, [(i, Decimal(0)) for i in pending], "REVERSED", "customer erased"
             )
             payload = {"id": customer.id}
             await event_queries.append_event(

@@ -92,12 +92,12 @@ async def find_reward(runtime: Runtime, principal: Principal, reward_id: int) ->
     return found[0] if found else None
 
 
-async def find_purchase(runtime: Runtime, principal: Principal, purchase_id: int) -> Purchase | None:
+async def find_purchase(
+    runtime: Runtime, principal: Principal, purchase_id: int
+) -> Purchase | None:
     """One purchase, for its managers and its purchaser."""
     principal.require_authenticated()
     found = await purchase_queries.get_purchases(runtime.pool, [purchase_id])
     if found:
         check_purchase_visible(principal, found[0], via_reward=False)
     return found[0] if found else None
-
-
