@@ -33,6 +33,11 @@ function TreeNodeView({ node, defaultOpen }) {
   const stats = node.customer.stats ?? {};
   const balance = node.customer.balance ?? null;
   const hasChildren = node.children.length > 0;
+  // networkSize counts the whole downline; the result may hold only part of it.
+  const notLoaded =
+    typeof stats.networkSize === 'number' && !node.placeholder
+      ? stats.networkSize - countDescendants(node)
+      : 0;
   return (
     <li
       className="rujuk-tree-node"
@@ -76,6 +81,14 @@ function TreeNodeView({ node, defaultOpen }) {
         )}
         {hasChildren && !open && (
           <span className="rujuk-tree-hidden">+{countDescendants(node)} hidden</span>
+        )}
+        {notLoaded > 0 && (
+          <span
+            className="rujuk-tree-hidden"
+            title="below maxDepth or past the page (first/after) of this result"
+          >
+            +{notLoaded} not in result
+          </span>
         )}
       </div>
       {hasChildren && open && (
