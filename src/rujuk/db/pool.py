@@ -10,9 +10,12 @@ from asyncpg.pool import PoolConnectionProxy
 
 from rujuk.config import ConfigError
 
-Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+# asyncpg's classes are generic only in its type stubs, hence the quoted aliases.
+Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 # A connection of its own or one borrowed from the pool: the queries take either.
-Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+Connection: TypeAlias = (
+    "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
+)
 
 SERVER_SETTINGS = {
     "application_name": "rujuk",
