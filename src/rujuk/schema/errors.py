@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import asyncpg
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -15,6 +16,22 @@ from rujuk.errors import RequestError
 logger = logging.getLogger("rujuk.errors")
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
+# Text PostgreSQL refuses (NUL, lone surrogates) that a service did not catch first: the
+# client sent it, so it is bad input rather than an internal error.
+UNSTORABLE_TEXT = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+)
+
+
+def _unstorable_text(error: BaseException | None) -> bool:
+    """Whether PostgreSQL (or the driver) refused text the client sent."""
+    if isinstance(error, UNSTORABLE_TEXT):
+        return True
+    # asyncpg wraps an unencodable string (a lone surrogate) in its client-side DataError.
+    return isinstance(error, asyncpg.exceptions.DataError) and isinstance(
+        error.__cause__ or error.__context__, UnicodeEncodeError
+    )
 
 
 def classify(error: GraphQLError, request_id: str) -> GraphQLError:
@@ -22,6 +39,8 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, RequestError):
         code, message = original.code, str(original)
+    elif _unstorable_text(original):
+        code, message = "INVALID_INPUT", "text must not contain NUL or characters UTF-8 cannot hold"
     elif isinstance(original, GraphQLError):
         code, message = "BAD_USER_INPUT", original.message
     elif original is None and error.path is None:
@@ -31,9 +50,7 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     elif original is None:
         code, message = INTERNAL, error.message
     else:
-        logger.error(
-            "request %s failed at %s", request_id, error.path, exc_info=original
-        )
+        logger.error("request %s failed at %s", request_id, error.path, exc_info=original)
         code, message = INTERNAL, f"Internal server error (request id {request_id})."
     extensions = {**(error.extensions or {}), "code": code}
     if code == INTERNAL:
@@ -52,9 +69,25 @@ class ErrorCodes(SchemaExtension):
     """Give each error of the result its code (after execution, before the response)."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
+        execution = self.execution_context
+        request_id = getattr(execution.context, "request_id", "-")
+        try:
+            yield
+        except GraphQLError as error:
+            # ParserCache raises a syntax error through the hooks; strawberry then returns
+            # that very error object, so it gets its code in place.
+            _classify_in_place(error, request_id)
+            raise
+        result = execution.result
         if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
-            context = self.execution_context.context
-            request_id = getattr(context, "request_id", "-")
             result.errors = [classify(e, request_id) for e in result.errors]
+        # Errors that leave before any result exists are the objects kept here.
+        for pending in execution.pre_execution_errors or []:
+            _classify_in_place(pending, request_id)
+
+
+def _classify_in_place(error: GraphQLError, request_id: str) -> None:
+    if "code" not in (error.extensions or {}):
+        classified = classify(error, request_id)
+        error.message = classified.message
+        error.extensions = classified.extensions
