@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench clean console
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,11 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(INSTALLED)
 
-serve: $(INSTALLED)
+# The self-hosted GraphiQL console, built from npm packages (skipped with a warning without node).
+console:
+	scripts/build-console
+
+serve: $(INSTALLED) console
 	$(BIN)/rujuk serve --seed-demo
 
 lint: $(INSTALLED)
@@ -20,7 +24,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: $(INSTALLED) lint
+test: $(INSTALLED) lint console
 	$(BIN)/pytest
 
 bench: $(INSTALLED)

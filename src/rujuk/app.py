@@ -16,27 +16,28 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET, UnsetType
 
+from rujuk import demo
 from rujuk.config import Settings
+from rujuk.console import ConsoleContext, console_routes, render_console
 from rujuk.errors import RequestError
 from rujuk.resolvers.context import Context
 from rujuk.runtime import Runtime
 from rujuk.schema import build_schema
-from rujuk.services.tokens import principal_for
+from rujuk.services.tokens import development_token, principal_for
 
 logger = logging.getLogger(__name__)
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
-    """strawberry's ASGI view, with rujuk's context."""
+    """strawberry's ASGI view, with rujuk's context and the self-hosted console."""
 
-    def __init__(self, runtime_holder: RuntimeHolder) -> None:
+    def __init__(self) -> None:
         super().__init__(build_schema(), graphql_ide="graphiql")
-        self.holder = runtime_holder
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        runtime = self.holder.runtime
+        runtime: Runtime = request.app.state.runtime
         try:
-            caller: Any = await principal_for(runtime, _authorization(request))
+            caller: Any = await principal_for(runtime, request.headers.get("authorization"))
         except RequestError as error:
             caller = error
         return Context(
@@ -59,38 +60,43 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         acknowledged: UnsetType = UNSET
         return acknowledged
 
-
-def _authorization(request: Request | WebSocket) -> str | None:
-    return request.headers.get("authorization")
-
-
-class RuntimeHolder:
-    """The runtime, set by the lifespan once the database is ready."""
-
-    _runtime: Runtime | None = None
-
-    @property
-    def runtime(self) -> Runtime:
-        assert self._runtime is not None, "the app's lifespan has not started"
-        return self._runtime
+    async def render_graphql_ide(self, request: Request) -> Response:
+        state = request.app.state
+        # The example customers are chosen once: a walk over every member is not per page view.
+        if state.showcase is None or state.showcase.influencer_external_id is None:
+            state.showcase = demo.showcase(state.runtime)
+        showcase = state.showcase
+        return render_console(
+            request,
+            ConsoleContext(
+                admin_token=request.app.state.console_token,
+                program_id=showcase.program_id,
+                external_id=showcase.influencer_external_id,
+                upline_external_id=showcase.deep_external_id,
+            ),
+        )
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """The ASGI app; it connects and loads the graphs in its lifespan."""
-    holder = RuntimeHolder()
-    endpoint = GraphQLEndpoint(holder)
+    endpoint = GraphQLEndpoint()
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        holder._runtime = await Runtime.start(settings, database_url)
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.runtime = runtime = await Runtime.start(settings, database_url)
+        app.state.showcase = None
+        # Only a development server (embedded database) pre-fills its admin token.
+        app.state.console_token = (
+            await development_token(settings.data_dir) if settings.development else None
+        )
         try:
             yield
         finally:
-            await holder.runtime.close()
+            await runtime.close()
 
-    async def healthz(_request: Request) -> Response:
+    async def healthz(request: Request) -> Response:
         try:
-            await holder.runtime.pool.fetchval("SELECT 1")
+            await request.app.state.runtime.pool.fetchval("SELECT 1")
         except Exception as exc:
             logger.warning("health check failed: %s", exc)
             return JSONResponse({"status": "unavailable"}, status_code=503)
@@ -101,6 +107,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", endpoint),
             Route("/healthz", healthz),
+            *console_routes(),
         ],
         lifespan=lifespan,
     )

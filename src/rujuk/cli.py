@@ -9,7 +9,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rujuk.config import ConfigError, Settings, configure_logging, load_settings
+from rujuk.config import (
+    EMBEDDED_WORKERS,
+    ConfigError,
+    Settings,
+    configure_logging,
+    load_settings,
+)
 from rujuk.database import Database
 from rujuk.errors import DomainError, RequestError
 from rujuk.runtime import Runtime
@@ -54,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=_migrate)
 
     demo = commands.add_parser("demo", help="seed the demo program 'Demo Toko'")
+    demo.add_argument("--customers", type=int, default=2000, help="network size (default 2000)")
     demo.set_defaults(run=_demo)
 
     token = commands.add_parser("token", help="API tokens")
@@ -74,6 +81,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     token = asyncio.run(_prepare(settings, database.url, seed_demo=args.seed_demo))
     # uvicorn's workers build the app from the environment.
     os.environ["DATABASE_URL"] = database.url
+    if settings.embedded:
+        os.environ[EMBEDDED_WORKERS] = "1"
     base = f"http://{args.host}:{args.port}"
     print(f"rujuk: GraphiQL at {base}/graphql", flush=True)
     if token is not None:
@@ -102,7 +111,7 @@ async def _prepare(settings: Settings, url: str, *, seed_demo: bool) -> str | No
         if settings.admin_token is not None:
             return settings.admin_token
         if settings.embedded:
-            return await tokens.development_admin_token(runtime, settings.data_dir / "admin-token")
+            return await tokens.development_admin_token(runtime, settings.data_dir)
         return None
     finally:
         await runtime.close()
@@ -114,7 +123,7 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(settings: Settings, _args: argparse.Namespace) -> int:
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from rujuk import demo
 
     database = Database.open(settings)
@@ -123,7 +132,7 @@ def _demo(settings: Settings, _args: argparse.Namespace) -> int:
     async def seed() -> str:
         runtime = await Runtime.start(settings, database.url)
         try:
-            return await demo.seed_demo(runtime)
+            return await demo.seed_demo(runtime, size=args.customers)
         finally:
             await runtime.close()
 

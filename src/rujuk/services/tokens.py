@@ -149,8 +149,17 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-async def development_admin_token(runtime: Runtime, path: Path) -> str:
+DEVELOPMENT_TOKEN_FILE = "admin-token"
+
+
+async def development_token(data_dir: Path) -> str | None:
+    """The development ADMIN token that `rujuk serve` keeps in the data directory, if any."""
+    return await asyncio.to_thread(_read_token_file, data_dir / DEVELOPMENT_TOKEN_FILE)
+
+
+async def development_admin_token(runtime: Runtime, data_dir: Path) -> str:
     """The ADMIN token `make serve` prints, kept in the data directory across restarts."""
+    path = data_dir / DEVELOPMENT_TOKEN_FILE
     token = await asyncio.to_thread(_read_token_file, path)
     if token is not None:
         stored = await token_queries.find_api_token(runtime.pool, token_hash(token))
