@@ -21,45 +21,8 @@ REGENERATE = "scripts/print-schema > schema.graphql"
 # feature lands (the test fails on an entry that is no longer missing).
 PENDING: frozenset[str] = frozenset(
     {
-        # reward engine (issue 3)
-        "RewardKind was removed.",
-        "RewardStatus was removed.",
-        "ReviewDecision was removed.",
-        "Standard scalar Float was removed because it is not referenced anymore.",
-        "RewardBalance was removed.",
-        "Purchase was removed.",
-        "Reward was removed.",
-        "RewardEdge was removed.",
-        "RewardConnection was removed.",
-        "RecordPurchaseInput was removed.",
-        "RefundPurchaseInput was removed.",
-        "PurchasePayload was removed.",
-        "SettleRewardsInput was removed.",
-        "SettleRewardsPayload was removed.",
-        "ReviewReferralInput was removed.",
-        "ReferralPayload was removed.",
-        "EraseCustomerInput was removed.",
-        "CustomerPayload was removed.",
-        "Subscription was removed.",
-        "Field CustomerStats.qualifiedReferrals was removed.",
-        "Field CustomerStats.networkSize was removed.",
-        "Field CustomerStats.networkRevenue was removed.",
-        "Field CustomerStats.influence was removed.",
-        "Field CustomerStats.tier was removed.",
-        "Field Customer.rewards was removed.",
-        "Field Customer.balance was removed.",
-        "Field Mutation.recordPurchase was removed.",
-        "Field Mutation.refundPurchase was removed.",
-        "Field Mutation.settleRewards was removed.",
-        "Field Mutation.reviewReferral was removed.",
-        "Field Mutation.eraseCustomer was removed.",
-        # rankings (issue 4)
-        "InfluenceMetric was removed.",
-        "ChannelStats was removed.",
-        "ProgramStats was removed.",
-        "LeaderboardEntry was removed.",
-        "Field Program.stats was removed.",
-        "Field Query.leaderboard was removed.",
+        # reward engine (issue 3): none left
+        # rankings (issue 4): none left
     }
 )
 

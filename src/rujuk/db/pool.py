@@ -13,9 +13,7 @@ from rujuk.config import ConfigError
 # asyncpg's classes are generic only in its type stubs, hence the quoted aliases.
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 # A connection of its own or one borrowed from the pool: the queries take either.
-Connection: TypeAlias = (
-    "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
-)
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 SERVER_SETTINGS = {
     "application_name": "rujuk",
