@@ -144,6 +144,12 @@ def _token_create(settings: Settings, args: argparse.Namespace) -> int:
     from rujuk import ids
     from rujuk.services import tokens
 
+    if args.role == "PARTNER" and args.program is None:
+        raise ConfigError("a PARTNER token needs --program")
+    if args.role == "ADMIN" and args.program is not None:
+        raise ConfigError("an ADMIN token covers every program: drop --program")
+    if not 1 <= len(args.label.strip()) <= 200:
+        raise ConfigError("--label must be 1 to 200 characters")
     program_id: int | None = None
     if args.program is not None:
         program_id = ids.local_id(args.program, "Program")
