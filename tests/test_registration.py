@@ -253,9 +253,22 @@ async def test_another_programs_code_is_invalid(gql: GraphQLClient) -> None:
     assert not await exists(gql, two["id"], "budi")
 
 
-@pytest.mark.skip(reason="eraseCustomer belongs to the reward engine issue (3): not served yet")
 async def test_an_erased_owners_code_is_invalid(gql: GraphQLClient) -> None:
-    raise AssertionError("write this once eraseCustomer exists")
+    program = await create_program(gql)
+    andi = await register_ok(gql, program["id"], "andi")
+    erased = await gql.data(
+        "mutation($id: ID!) { eraseCustomer(input: {customerId: $id}) "
+        "{ customer { displayName } userErrors { code } } }",
+        {"id": andi["id"]},
+    )
+    assert erased["eraseCustomer"]["userErrors"] == []
+    code_name, field = error_of(await register(gql, program["id"], "budi", code_of(andi)))
+    assert (code_name, field) == ("INVALID_CODE", ["input", "referralCode"])
+    assert not await exists(gql, program["id"], "budi")
+    looked_up = await gql.as_token(None).data(
+        "query($c: String!) { referralCode(code: $c) { active } }", {"c": code_of(andi)}
+    )
+    assert looked_up["referralCode"] == {"active": False}
 
 
 async def test_an_expired_code_is_refused(gql: GraphQLClient, database_url: str) -> None:

@@ -267,9 +267,35 @@ async def test_stats_count_flagged_referrals(gql: GraphQLClient) -> None:
     assert stats == {"directReferrals": 1}
 
 
-@pytest.mark.skip(reason="reviewReferral (REJECT) belongs to the reward engine issue (3)")
 async def test_stats_exclude_rejected_referrals(gql: GraphQLClient) -> None:
-    raise AssertionError("write this once reviewReferral exists")
+    program = await create_program(gql)
+    p = program["id"]
+    andi = await register_ok(gql, p, "andi")
+    budi = await register_ok(gql, p, "budi", code(andi))
+    await register_ok(gql, p, "cici", code(andi))
+    await register_ok(gql, p, "dodi", code(budi))
+    link = (await field(gql, p, "budi", "referral { id }"))["referral"]
+    reviewed = await gql.data(
+        "mutation($id: ID!) { reviewReferral(input: {referralId: $id, decision: REJECT}) "
+        "{ referral { status } userErrors { code } } }",
+        {"id": link["id"]},
+    )
+    assert reviewed["reviewReferral"] == {"referral": {"status": "REJECTED"}, "userErrors": []}
+    andi_now = await field(
+        gql,
+        p,
+        "andi",
+        "stats { directReferrals depth } referrals { totalCount } downline { totalCount }",
+    )
+    # The structural tree keeps the rejected link; directReferrals does not count it.
+    assert andi_now["stats"] == {"directReferrals": 1, "depth": 0}
+    assert andi_now["referrals"] == {"totalCount": 2}
+    assert andi_now["downline"] == {"totalCount": 3}
+    dodi = await field(gql, p, "dodi", "stats { depth } ancestors { externalId }")
+    assert dodi == {
+        "stats": {"depth": 2},
+        "ancestors": [{"externalId": "budi"}, {"externalId": "andi"}],
+    }
 
 
 NODE = """
