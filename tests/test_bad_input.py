@@ -72,24 +72,19 @@ async def test_malformed_bodies_are_400(
     assert await counts(database_url) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="strawberry answers transport errors in text/plain; app.py must turn them into "
-    "GraphQL JSON errors with extensions.code (see the Foundation test report)",
-)
 async def test_malformed_json_has_an_error_code(http: httpx.AsyncClient) -> None:
     response = await http.post(
         "/graphql", content=b"{not json", headers={**AUTH, "content-type": "application/json"}
     )
     assert response.status_code == 400
-    assert response.json()["errors"][0]["extensions"]["code"]
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
 async def test_mutations_over_get_are_refused(http: httpx.AsyncClient, database_url: str) -> None:
     query = 'mutation { createApiToken(input: {role: ADMIN, label: "x"}) { token } }'
     response = await http.get("/graphql", params={"query": query}, headers=AUTH)
     assert response.status_code == 400
-    assert "mutations are not allowed" in response.text
+    assert "mutations are not allowed" in response.json()["errors"][0]["message"]
     assert (await counts(database_url))["api_token"] == 0
 
 
