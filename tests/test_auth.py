@@ -402,3 +402,18 @@ async def test_anonymous_gets_only_referral_code_and_introspection(gql: GraphQLC
         'query($p: ID!) { customer(programId: $p, externalId: "x") { id } }', {"p": program["id"]}
     )
     assert missing["customer"] is None
+
+
+async def test_an_erased_customers_token_stops_working(gql: GraphQLClient) -> None:
+    program = await create_program(gql)
+    andi = await register_ok(gql, program["id"], "andi")
+    me = gql.as_token(await customer_token(gql, andi["id"]))
+    assert (await me.data("{ viewer { externalId } }"))["viewer"] == {"externalId": "andi"}
+    erased = await gql.data(
+        "mutation($id: ID!) { eraseCustomer(input: {customerId: $id}) { userErrors { code } } }",
+        {"id": andi["id"]},
+    )
+    assert erased["eraseCustomer"]["userErrors"] == []
+    assert await me.error_code("{ viewer { externalId } }") == "UNAUTHENTICATED"
+    data = await gql.data(CUSTOMER_TOKEN, {"input": {"customerId": andi["id"]}})
+    assert data["issueCustomerToken"]["userErrors"][0]["code"] == "UNKNOWN_CUSTOMER"

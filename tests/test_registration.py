@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -590,3 +591,26 @@ async def test_a_chain_of_sign_ups(gql: GraphQLClient) -> None:
     found = await gql.data(CUSTOMER, {"programId": program["id"], "externalId": "c3"})
     assert found["customer"]["referrer"] == {"externalId": "c2"}
     assert customers[3]["id"] == found["customer"]["id"]
+
+
+async def test_concurrent_sign_ups_share_a_single_use_code_once(gql: GraphQLClient) -> None:
+    program = await create_program(gql)
+    andi = await register_ok(gql, program["id"], "andi")
+    single = await issue(gql, andi["id"], kind="SINGLE_USE")
+    payloads = await asyncio.gather(
+        *(register(gql, program["id"], f"r{i}", single["code"]) for i in range(6))
+    )
+    outcomes = sorted(p["userErrors"][0]["code"] if p["userErrors"] else "OK" for p in payloads)
+    assert outcomes == ["CODE_EXHAUSTED"] * 5 + ["OK"]
+
+
+async def test_concurrent_replays_make_one_customer(gql: GraphQLClient) -> None:
+    program = await create_program(gql)
+    andi = await register_ok(gql, program["id"], "andi")
+    payloads = await asyncio.gather(
+        *(register(gql, program["id"], "budi", code_of(andi)) for _ in range(6))
+    )
+    assert all(p["userErrors"] == [] for p in payloads)
+    assert len({p["customer"]["id"] for p in payloads}) == 1
+    owner = await gql.data(CUSTOMER, {"programId": program["id"], "externalId": "andi"})
+    assert owner["customer"]["referralCodes"][0]["uses"] == 1
