@@ -16,6 +16,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
+
+from rujuk.config import ConfigError
 from rujuk.db import events as event_queries
 from rujuk.db import graph_load
 from rujuk.db import programs as program_queries
@@ -37,6 +40,7 @@ class GraphStore:
         self.graphs: dict[int, ReferralGraph] = {}
         self.programs: dict[int, Program] = {}
         self._listener: Connection | None = None
+        self._listen_url: str | None = None
         self._event_listeners: dict[int, set[EventListener]] = defaultdict(set)
 
     def graph(self, program_id: int) -> ReferralGraph:
@@ -150,15 +154,45 @@ class GraphStore:
         return lambda: self._event_listeners[program_id].discard(listener)
 
     async def listen(self, url: str) -> None:
-        """Follow other workers' commits through LISTEN/NOTIFY."""
-        self._listener = await connect(url)
-        await self._listener.add_listener(event_queries.GRAPH_CHANNEL, self._notified)
-        # Commits made between the load and the LISTEN were not notified to us.
+        """Follow other workers' commits through LISTEN/NOTIFY, reconnecting when cut off."""
+        self._listen_url = url
+        await self._connect_listener()
+
+    async def _connect_listener(self) -> None:
+        assert self._listen_url is not None
+        listener = await connect(self._listen_url)
+        listener.add_termination_listener(self._listener_lost)
+        await listener.add_listener(event_queries.GRAPH_CHANNEL, self._notified)
+        self._listener = listener
+        # Commits made while nobody listened (since the load, or while cut off) were not
+        # notified to us: replay them from the log.
         for program_id in list(await event_queries.graph_versions(self.pool)):
             await self.catch_up(program_id)
 
+    def _listener_lost(self, _conn: object) -> None:
+        if self._listen_url is None:
+            return
+        logger.warning("lost the LISTEN connection; reconnecting")
+        task = asyncio.get_running_loop().create_task(self._reconnect())
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _reconnect(self) -> None:
+        delay = 0.2
+        while self._listen_url is not None:
+            try:
+                await self._connect_listener()
+            except (ConfigError, OSError, asyncpg.PostgresError) as error:
+                logger.warning("LISTEN reconnection failed (%s); retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            else:
+                logger.info("LISTEN connection restored")
+                return
+
     async def close(self) -> None:
         """Stop listening."""
+        self._listen_url = None
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
