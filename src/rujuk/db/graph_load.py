@@ -1,40 +1,40 @@
-"""The bulk read that builds the in-memory graphs at start."""
+"""The bulk read that builds the in-memory graphs at start.
+
+Two plain scans instead of one join with the purchase totals: joined and sorted, the single
+query took 9 s at 1M customers; the customer scan merge-joins links along both primary keys
+and the totals are one hash aggregate. Rows stay asyncpg Records (decoded in C); the store
+turns each into a Member without an intermediate object.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
+
+import asyncpg
 
 from rujuk.db.pool import Connection
 
+# Columns in Member's field order (id, external_id, joined_at, referrer, link_status, erased),
+# so that Member(*row) builds one; program_id comes last and is read by index.
+MEMBERS = """SELECT c.id, c.external_id, c.joined_at, r.referrer_id, r.status,
+                    c.erased_at IS NOT NULL, c.program_id
+             FROM customer c LEFT JOIN referral r ON r.referee_id = c.id
+             ORDER BY c.id"""
+PROGRAM_COLUMN = 6
 
-@dataclass(frozen=True, slots=True)
-class MemberRow:
-    """A customer with its link and purchase totals, as the graph needs it."""
-
-    id: int
-    program_id: int
-    external_id: str
-    joined_at: datetime
-    referrer_id: int | None
-    link_status: str | None
-    erased: bool
-    spend: Decimal
-    purchases: int
+SPEND = """SELECT customer_id, sum(amount - refunded_amount), count(*)
+           FROM purchase GROUP BY customer_id"""
 
 
-async def members(conn: Connection) -> list[MemberRow]:
-    """Every customer of every program, referrers before their referees."""
-    rows = await conn.fetch(
-        """SELECT c.id, c.program_id, c.external_id, c.joined_at, r.referrer_id,
-                  r.status AS link_status, c.erased_at IS NOT NULL AS erased,
-                  coalesce(p.spend, 0) AS spend, coalesce(p.purchases, 0) AS purchases
-           FROM customer c
-           LEFT JOIN referral r ON r.referee_id = c.id
-           LEFT JOIN (SELECT customer_id, sum(amount - refunded_amount) AS spend,
-                             count(*) AS purchases
-                      FROM purchase GROUP BY customer_id) p ON p.customer_id = c.id
-           ORDER BY c.id"""
-    )
-    return [MemberRow(*r) for r in rows]
+async def members(conn: Connection) -> list[asyncpg.Record]:
+    """Every customer of every program with its link, referrers before their referees.
+
+    Each row is (id, external_id, joined_at, referrer_id, link_status, erased, program_id).
+    """
+    return await conn.fetch(MEMBERS)
+
+
+async def spend(conn: Connection) -> dict[int, tuple[Decimal, int]]:
+    """Net spend and purchase count of every customer who has bought (others spent 0)."""
+    rows = await conn.fetch(SPEND)
+    return {r[0]: (r[1], r[2]) for r in rows}

@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 
 import networkx as nx
+import numpy as np
+import numpy.typing as npt
 
 ACTIVE = "ACTIVE"
 FLAGGED = "FLAGGED"
@@ -91,26 +93,81 @@ class ReferralGraph:
 
     @classmethod
     def from_members(cls, program_id: int, members: list[Member]) -> ReferralGraph:
-        """Build a graph from members listed referrers first, computing every figure bottom-up."""
+        """Build a graph from members listed referrers first, computing every figure bottom-up.
+
+        Sizes, qualified referrals and influence are summed level by level with numpy (exact
+        integers); revenue stays Decimal, added up the tree only where a subtree has spent.
+        The networkx adjacency is filled directly: add_edges_from costs twice as much at 1M.
+        """
         graph = cls(program_id)
-        graph.members = {m.id: m for m in members}
+        n = len(members)
+        graph.members = by_id = {m.id: m for m in members}
         graph.by_external_id = {m.external_id: m.id for m in members}
-        graph.tree.add_nodes_from(m.id for m in members)
-        graph.tree.add_edges_from((m.referrer, m.id) for m in members if m.referrer is not None)
-        by_id = graph.members
-        depth: dict[int, int] = {}
+        _fill_tree(graph.tree, members)
+        if n == 0:
+            return graph
+        position = {m.id: i for i, m in enumerate(members)}
+        # One pass over the members for everything numpy needs (each pass costs ~0.3 s at 1M).
+        parents: list[int] = []
+        flags: list[int] = []
         for m in members:
-            depth[m.id] = 0 if m.referrer is None else depth[m.referrer] + 1
-        for m in sorted(members, key=lambda m: depth[m.id], reverse=True):
-            if not m.has_effective_referrer:
-                continue
+            up = m.referrer
+            parents.append(-1 if up is None else position[up])
+            # bit 0: effective link (not REJECTED); bit 1: qualified; bit 2: has spent.
+            flags.append(
+                (up is not None and m.link_status != REJECTED)
+                | (m.link_status == ACTIVE and m.spend > 0) << 1
+                | (m.spend is not ZERO) << 2
+            )
+        parent = np.array(parents, dtype=np.int64)
+        flag = np.array(flags, dtype=np.int8)
+        effective = (flag & 1).astype(np.bool_)
+        qualified = (flag & 2).astype(np.bool_)
+        spent = (flag & 4).astype(np.int64)
+        depth = _depths(parent)
+        # Deepest first; within a level the order does not matter to integer sums.
+        order = np.argsort(-depth, kind="stable")
+        order = order[effective[order]]
+        levels = np.split(order, np.flatnonzero(np.diff(depth[order])) + 1)
+        height = int(depth.max())
+        size = np.zeros(n, dtype=np.int64)
+        referrals = np.bincount(parent[effective & qualified], minlength=n)
+        # Influence in units of 2**-(height - 1) fits int64 while n * 2**height does.
+        exact_in_int64 = height < INFLUENCE_BITS and n.bit_length() + height < 62
+        units = np.zeros(n, dtype=np.int64)
+        for level in levels:
+            ups = parent[level]
+            np.add.at(size, ups, size[level] + 1)
+            np.add.at(spent, ups, spent[level])
+            if exact_in_int64:
+                np.add.at(units, ups, (1 << height) + (units[level] >> 1))
+        shift = INFLUENCE_BITS - height
+        # Only members with someone below them have non-zero figures: write those back.
+        below = np.flatnonzero(size | referrals)
+        for i, s, q, u in zip(
+            below.tolist(),
+            size[below].tolist(),
+            referrals[below].tolist(),
+            units[below].tolist(),
+            strict=True,
+        ):
+            m = members[i]
+            m.network_size = s
+            m.qualified_referrals = q
+            if exact_in_int64:
+                m.influence_units = u << shift
+        # Revenue (and influence past int64) in Python, deepest first like the sums above;
+        # revenue only climbs from subtrees where someone spent.
+        walk = order if not exact_in_int64 else order[spent[order] > 0]
+        for i in walk.tolist():
+            m = members[i]
             assert m.referrer is not None
-            up = by_id[m.referrer]
-            up.network_size += 1 + m.network_size
-            up.network_revenue += m.spend + m.network_revenue
-            up.influence_units += INFLUENCE_ONE + (m.influence_units >> 1)
-            if m.qualified:
-                up.qualified_referrals += 1
+            upline = by_id[m.referrer]
+            if not exact_in_int64:
+                upline.influence_units += INFLUENCE_ONE + (m.influence_units >> 1)
+            # A zero spend from the database is never ZERO itself; ZERO adds nothing.
+            if m.spend is not ZERO or m.network_revenue is not ZERO:
+                upline.network_revenue += m.spend + m.network_revenue
         return graph
 
     # Events --------------------------------------------------------------------------
@@ -227,3 +284,32 @@ class ReferralGraph:
             entries.sort(key=lambda e: self.members[e.customer_id].join_order)
             yield from entries
             level = [e.customer_id for e in entries]
+
+
+def _fill_tree(tree: nx.DiGraph, members: list[Member]) -> None:
+    """Fill an empty DiGraph with every member and link, as add_edges_from would."""
+    nodes: dict[int, dict[str, object]] = {m.id: {} for m in members}
+    # One attribute dict per edge, shared by both directions, as networkx keeps it.
+    pred: dict[int, dict[int, dict[str, object]]] = {
+        m.id: {} if m.referrer is None else {m.referrer: {}} for m in members
+    }
+    succ: dict[int, dict[int, dict[str, object]]] = {m.id: {} for m in members}
+    for child, ups in pred.items():
+        for up, data in ups.items():
+            succ[up][child] = data
+    tree._node.update(nodes)
+    tree._succ.update(succ)  # _adj is the same dict
+    tree._pred.update(pred)
+
+
+def _depths(parent: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each node's distance to its root, by pointer jumping (log of the height rounds)."""
+    depth = (parent >= 0).astype(np.int64)
+    jump = parent.copy()
+    while True:
+        linked = jump >= 0
+        if not linked.any():
+            return depth
+        targets = jump[linked]
+        depth[linked] += depth[targets]
+        jump[linked] = jump[targets]
