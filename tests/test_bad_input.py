@@ -305,16 +305,6 @@ async def test_a_ten_thousand_character_email(
             "mutation($l: String!) { createApiToken(input: {role: ADMIN, label: $l}) { token } }",
             {"l": "la\x00bel"},
         ),
-        (
-            "mutation($n: String!) { createProgram(input: {name: $n, "
-            'tiers: [{name: "T", levelRates: ["0.1"]}]}) { program { id } } }',
-            {"n": "Toko\x00"},
-        ),
-        (
-            'mutation($n: String!) { createProgram(input: {name: "Toko", '
-            'tiers: [{name: $n, levelRates: ["0.1"]}]}) { program { id } } }',
-            {"n": "T\x00"},
-        ),
     ],
 )
 async def test_nul_characters_are_invalid_input(
@@ -328,6 +318,36 @@ async def test_nul_characters_are_invalid_input(
     body = await gql.post(query, variables)
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT", body
     assert "Internal" not in body["errors"][0]["message"]
+    assert await counts(database_url) == before
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "code"),
+    [
+        (
+            "mutation($n: String!) { createProgram(input: {name: $n, "
+            'tiers: [{name: "T", levelRates: ["0.1"]}]}) { userErrors { code field } } }',
+            {"n": "Toko\x00"},
+            ("INVALID_INPUT", ["input", "name"]),
+        ),
+        (
+            'mutation($n: String!) { createProgram(input: {name: "Toko", '
+            'tiers: [{name: $n, levelRates: ["0.1"]}]}) { userErrors { code field } } }',
+            {"n": "T\x00"},
+            ("INVALID_PROGRAM_RULES", ["input", "tiers"]),
+        ),
+    ],
+)
+async def test_nul_characters_in_program_names_are_user_errors(
+    gql: GraphQLClient,
+    database_url: str,
+    query: str,
+    variables: dict[str, Any],
+    code: tuple[str, list[str]],
+) -> None:
+    before = await counts(database_url)
+    errors = (await gql.data(query, variables))["createProgram"]["userErrors"]
+    assert [(e["code"], e["field"]) for e in errors] == [code]
     assert await counts(database_url) == before
 
 

@@ -12,6 +12,7 @@ from rujuk.errors import DomainError
 from rujuk.money import minor_unit
 from rujuk.records import Program, TierRule
 from rujuk.runtime import Runtime
+from rujuk.text import is_clean_text
 
 MAX_LEVELS = 20
 MAX_TIERS = 20
@@ -38,8 +39,8 @@ def rule_violations(draft: ProgramDraft) -> list[DomainError]:
     def bad(code: str, message: str, *field: str) -> None:
         errors.append(DomainError(code, message, ["input", *field]))
 
-    if not 1 <= len(draft.name.strip()) <= 200:
-        bad("INVALID_INPUT", "name must be 1 to 200 characters", "name")
+    if not is_clean_text(draft.name, 200):
+        bad("INVALID_INPUT", "name must be 1 to 200 characters without control characters", "name")
     if not _CURRENCY.match(draft.currency):
         bad("INVALID_INPUT", "currency must be an ISO 4217 code such as IDR", "currency")
     rules = "INVALID_PROGRAM_RULES"
@@ -48,8 +49,8 @@ def rule_violations(draft: ProgramDraft) -> list[DomainError]:
     if len(draft.tiers) > MAX_TIERS:
         bad(rules, f"a program has at most {MAX_TIERS} tiers", "tiers")
     names = [t.name.strip() for t in draft.tiers]
-    if any(not 1 <= len(n) <= 100 for n in names) or len(set(names)) != len(names):
-        bad(rules, "tier names must be 1 to 100 characters and distinct", "tiers")
+    if any(not is_clean_text(n, 100) for n in names) or len(set(names)) != len(names):
+        bad(rules, "tier names must be 1 to 100 plain characters and distinct", "tiers")
     if draft.tiers and (
         draft.tiers[0].min_qualified_referrals != 0 or draft.tiers[0].min_network_revenue != 0
     ):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +18,7 @@ from rujuk.errors import DomainError
 from rujuk.graph.referral_graph import ACTIVE, FLAGGED, ReferralGraph
 from rujuk.records import Customer, Program, Referral, ReferralCode
 from rujuk.runtime import Runtime
+from rujuk.text import CONTROL
 
 # rewards.md: the owner and the owner's ancestors up to 10 levels.
 SELF_REFERRAL_LEVELS = 10
@@ -27,8 +27,6 @@ VELOCITY_LIMIT = 20
 MAX_TEXT = 200
 # A sign-up may be backdated (imports), not dated in the future beyond clock skew.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-# Control characters in names and IDs are never meant (and PostgreSQL text cannot hold NUL).
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CHANNELS = ("DIRECT", "INSTAGRAM", "FACEBOOK", "TIKTOK", "WHATSAPP", "INFLUENCER", "EMAIL", "OTHER")
 
 
