@@ -9,7 +9,7 @@ from rujuk.access import Principal, Role
 from rujuk.db import codes as code_queries
 from rujuk.db import customers as customer_queries
 from rujuk.db import referrals as referral_queries
-from rujuk.errors import Forbidden, RequestError
+from rujuk.errors import DomainError, Forbidden, RequestError
 from rujuk.graph import DownlineEntry
 from rujuk.graph.tiers import tier_of
 from rujuk.pagination import Page, paginate
@@ -52,6 +52,27 @@ async def find_customer(
         customer = await customer_queries.find_customer(conn, program_id, external_id)
     if customer is not None:
         principal.require_details(customer.program_id, customer.id)
+    return customer
+
+
+async def managed_customer(
+    runtime: Runtime, principal: Principal, customer_id: int | None, *, live: bool = True
+) -> Customer:
+    """A customer the caller manages (ADMIN, or PARTNER of its program), for a mutation.
+
+    UNKNOWN_CUSTOMER when there is none, or (with live) when it was erased.
+    """
+    principal.require_authenticated()
+    unknown = DomainError("UNKNOWN_CUSTOMER", "no such customer", ["input", "customerId"])
+    if customer_id is None:
+        raise unknown
+    async with runtime.pool.acquire() as conn:
+        customer = await customer_queries.get_customer(conn, customer_id)
+    if customer is None:
+        raise unknown
+    principal.require_manager(customer.program_id)
+    if live and customer.erased:
+        raise DomainError("UNKNOWN_CUSTOMER", "this customer was erased", ["input", "customerId"])
     return customer
 
 

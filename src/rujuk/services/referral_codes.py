@@ -12,6 +12,7 @@ from rujuk.db import customers as customer_queries
 from rujuk.errors import DomainError
 from rujuk.records import ReferralCode
 from rujuk.runtime import Runtime
+from rujuk.services import customers
 
 MAX_USES_LIMIT = 1_000_000
 
@@ -39,10 +40,7 @@ def is_active(code: ReferralCode, owner_erased: bool, at: datetime | None = None
 
 async def issue_code(runtime: Runtime, principal: Principal, request: CodeRequest) -> ReferralCode:
     """Issue a code to a customer; a vanity code taken or malformed is INVALID_CODE."""
-    principal.require_authenticated()
-    unknown = DomainError("UNKNOWN_CUSTOMER", "no such customer", ["input", "customerId"])
-    if request.customer_id is None:
-        raise unknown
+    owner = await customers.managed_customer(runtime, principal, request.customer_id)
     if request.max_uses is not None and not 1 <= request.max_uses <= MAX_USES_LIMIT:
         raise DomainError(
             "INVALID_INPUT", f"maxUses must be between 1 and {MAX_USES_LIMIT}", ["input", "maxUses"]
@@ -63,14 +61,6 @@ async def issue_code(runtime: Runtime, principal: Principal, request: CodeReques
                 ["input", "vanity"],
             )
     async with runtime.pool.acquire() as conn:
-        owner = await customer_queries.get_customer(conn, request.customer_id)
-        if owner is None:
-            raise unknown
-        principal.require_manager(owner.program_id)
-        if owner.erased:
-            raise DomainError(
-                "UNKNOWN_CUSTOMER", "this customer was erased", ["input", "customerId"]
-            )
         max_uses = 1 if request.kind == "SINGLE_USE" else request.max_uses
         while True:
             code = await code_queries.insert_code(

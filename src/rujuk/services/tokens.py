@@ -18,6 +18,7 @@ from rujuk.db import programs as program_queries
 from rujuk.db import tokens as token_queries
 from rujuk.errors import DomainError, Unauthenticated
 from rujuk.runtime import Runtime
+from rujuk.services import customers
 
 API_TOKEN_PREFIX = "rjk_"
 CUSTOMER_TOKEN_PREFIX = "rjc_"
@@ -86,16 +87,7 @@ async def issue_customer_token(
             f"ttlSeconds must be between 60 and {MAX_CUSTOMER_TOKEN_TTL}",
             ["input", "ttlSeconds"],
         )
-    unknown = DomainError("UNKNOWN_CUSTOMER", "no such customer", ["input", "customerId"])
-    if customer_id is None:
-        raise unknown
-    async with runtime.pool.acquire() as conn:
-        customer = await customer_queries.get_customer(conn, customer_id)
-    if customer is None:
-        raise unknown
-    principal.require_manager(customer.program_id)
-    if customer.erased:
-        raise DomainError("UNKNOWN_CUSTOMER", "this customer was erased", ["input", "customerId"])
+    customer = await customers.managed_customer(runtime, principal, customer_id)
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl)
     claims = {"c": customer.id, "p": customer.program_id, "e": int(expires_at.timestamp())}
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
