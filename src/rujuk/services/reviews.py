@@ -15,6 +15,7 @@ from rujuk.errors import DomainError
 from rujuk.graph.referral_graph import ACTIVE, REJECTED
 from rujuk.records import Customer, Referral
 from rujuk.runtime import Runtime
+from rujuk.services import customers
 
 MAX_NOTE = 2000
 
@@ -65,17 +66,10 @@ async def erase_customer(
     runtime: Runtime, principal: Principal, customer_id: int | None
 ) -> Customer:
     """Wipe a customer's personal data; it keeps its place in the tree and its ledger."""
-    principal.require_authenticated()
-    unknown = DomainError("UNKNOWN_CUSTOMER", "no such customer", ["input", "customerId"])
-    if customer_id is None:
-        raise unknown
+    customer = await customers.managed_customer(runtime, principal, customer_id, live=False)
+    if customer.erased:
+        return customer
     async with runtime.pool.acquire() as conn:
-        customer = await customer_queries.get_customer(conn, customer_id)
-        if customer is None:
-            raise unknown
-        principal.require_manager(customer.program_id)
-        if customer.erased:
-            return customer
         async with conn.transaction():
             locked = await program_queries.lock_program(conn, customer.program_id)
             assert locked is not None
