@@ -1,0 +1,66 @@
+"""The bench's own PostgreSQL: an embedded server in a temporary directory, or a given URL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from rujuk.database import ensure_database
+from rujuk.db.embedded import embedded_url, start_embedded
+from rujuk.db.migrator import migrate
+from rujuk.db.pool import connect
+
+BENCH_URL_VARIABLE = "RUJUK_BENCH_DATABASE_URL"
+
+
+def database_url_for(server_url: str, name: str) -> str:
+    """The URL of another database on the same server."""
+    base, _, query = server_url.partition("?")
+    base = base.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+@contextlib.contextmanager
+def bench_server() -> Iterator[str]:
+    """The maintenance URL of a server the bench may create databases on.
+
+    Never the developer's .rujuk: either RUJUK_BENCH_DATABASE_URL or a throw-away embedded
+    server whose data directory is deleted at the end.
+    """
+    url = os.environ.get(BENCH_URL_VARIABLE)
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="rujuk-bench-") as folder:
+        server = start_embedded(Path(folder))
+        try:
+            yield embedded_url(server, "postgres")
+        finally:
+            server.cleanup()
+
+
+async def fresh_database(server_url: str) -> str:
+    """A new, migrated database named for this run; its URL."""
+    name = f"rujuk_bench_{uuid.uuid4().hex[:8]}"
+    await ensure_database(server_url, name)
+    url = database_url_for(server_url, name)
+    conn = await connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return url
+
+
+async def drop_database(server_url: str, url: str) -> None:
+    """Drop the run's database (its name is the last path segment of url)."""
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    conn = await connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

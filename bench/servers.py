@@ -1,0 +1,138 @@
+"""Server processes (rujuk serve, the baseline app) and HTTP measurements against them."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a server in its own process group (stopped with its workers by stop())."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            args,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group (uvicorn and its workers), SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def wait_healthy(
+    port: int, process: subprocess.Popen[bytes], started: float, limit: float
+) -> float:
+    """Seconds from `started` to the first 200 of /healthz; raise if the server dies or is late."""
+    url = f"http://127.0.0.1:{port}/healthz"
+    while time.perf_counter() - started < limit:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.perf_counter() - started
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"no 200 from /healthz within {limit} s")
+
+
+def graphql_median_ms(
+    port: int, token: str, query: str, variables: dict[str, object], count: int
+) -> float:
+    """Median latency of `count` sequential POSTs on one keep-alive connection (after 20 warm)."""
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    times: list[float] = []
+    for k in range(count + 20):
+        started = time.perf_counter()
+        conn.request("POST", "/graphql", body, headers)
+        response = conn.getresponse()
+        payload = response.read()
+        if response.status != 200 or b'"errors"' in payload:
+            raise RuntimeError(f"GraphQL failed: {payload[:300]!r}")
+        if k >= 20:
+            times.append(time.perf_counter() - started)
+    conn.close()
+    return statistics.median(times) * 1000
+
+
+def load(
+    kind: str,
+    port: int,
+    path: str,
+    externals: list[str],
+    run: str,
+    *,
+    program: str = "",
+    token: str = "",
+    duration: float = 10.0,
+    concurrency: int = 32,
+) -> dict[str, float]:
+    """Run bench.loadgen in its own process; its JSON summary."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            "--kind",
+            kind,
+            "--port",
+            str(port),
+            "--path",
+            path,
+            "--program",
+            program,
+            "--token",
+            token,
+            "--customers",
+            str(len(externals)),
+            "--run",
+            run,
+            "--duration",
+            str(duration),
+            "--concurrency",
+            str(concurrency),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=duration + 120,
+        check=True,
+    )
+    summary: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return summary
