@@ -41,36 +41,43 @@ WITH joined AS (
     WHERE c.program_id = $1
       AND ($2::timestamptz IS NULL OR c.joined_at >= $2)
       AND ($3::timestamptz IS NULL OR c.joined_at < $3)
-), spend AS (
-    SELECT customer_id, sum(amount - refunded_amount) AS total
-    FROM purchase WHERE program_id = $1 GROUP BY customer_id
 ), in_range AS (
-    SELECT p.id, p.customer_id, p.amount - p.refunded_amount AS net,
-           r.status IS NOT NULL AND r.status <> 'REJECTED' AS referred
-    FROM purchase p LEFT JOIN referral r ON r.referee_id = p.customer_id
+    SELECT p.id, p.customer_id, p.amount - p.refunded_amount AS net
+    FROM purchase p
     WHERE p.program_id = $1
       AND ($2::timestamptz IS NULL OR p.occurred_at >= $2)
       AND ($3::timestamptz IS NULL OR p.occurred_at < $3)
+), net_by_customer AS (
+    SELECT customer_id, sum(net) AS net FROM in_range GROUP BY customer_id
+), referred_net AS (
+    SELECT coalesce(sum(n.net), 0) AS net
+    FROM net_by_customer n JOIN referral r ON r.referee_id = n.customer_id
+    WHERE r.status <> 'REJECTED'
 ), referred AS (
-    SELECT j.id, j.channel, j.status = 'ACTIVE' AND coalesce(s.total, 0) > 0 AS qualified
-    FROM joined j LEFT JOIN spend s ON s.customer_id = j.id
+    -- Qualified counts all of a customer's spend, not only the range's.
+    SELECT j.id, j.channel,
+           j.status = 'ACTIVE' AND EXISTS (
+               SELECT 1 FROM purchase p
+               WHERE p.customer_id = j.id AND p.amount > p.refunded_amount) AS qualified
+    FROM joined j
     WHERE j.status IS NOT NULL AND j.status <> 'REJECTED'
+), per_channel AS (
+    SELECT f.channel, count(*) AS referrals, count(*) FILTER (WHERE f.qualified) AS conversions,
+           coalesce(sum(n.net), 0) AS revenue
+    FROM referred f LEFT JOIN net_by_customer n ON n.customer_id = f.id
+    GROUP BY f.channel
 )
 SELECT
     (SELECT count(*) FROM joined) AS customers,
     (SELECT count(*) FROM referred) AS referred_customers,
     (SELECT count(*) FROM referred WHERE qualified) AS qualified_referrals,
-    (SELECT coalesce(sum(net), 0) FROM in_range) AS revenue,
-    (SELECT coalesce(sum(net), 0) FROM in_range WHERE referred) AS referred_revenue,
+    (SELECT coalesce(sum(net), 0) FROM net_by_customer) AS revenue,
+    (SELECT net FROM referred_net) AS referred_revenue,
     (SELECT coalesce(sum(w.amount), 0) FROM reward w JOIN in_range p ON p.id = w.purchase_id)
         AS reward_cost,
     (SELECT coalesce(jsonb_agg(jsonb_build_array(channel, referrals, conversions, revenue::text)
                                ORDER BY channel), '[]'::jsonb)
-     FROM (SELECT f.channel, count(*) AS referrals, count(*) FILTER (WHERE f.qualified)
-                  AS conversions,
-                  coalesce(sum((SELECT sum(net) FROM in_range p WHERE p.customer_id = f.id)), 0)
-                  AS revenue
-           FROM referred f GROUP BY f.channel) per_channel) AS channels
+     FROM per_channel) AS channels
 """
 
 
