@@ -104,10 +104,15 @@ async def _prepare(settings: Settings, url: str, *, seed_demo: bool) -> str | No
     from rujuk import demo
     from rujuk.services import tokens
 
-    runtime = await Runtime.start(settings, url)
+    # Only the token is needed here: the workers load the graphs themselves.
+    runtime = await Runtime.connect(settings, url)
     try:
-        if seed_demo and not runtime.graphs.graphs:
-            await demo.seed_demo(runtime)
+        if seed_demo and not await runtime.graphs.any_program():
+            seeding = await Runtime.start(settings, url)
+            try:
+                await demo.seed_demo(seeding)
+            finally:
+                await seeding.close()
         if settings.admin_token is not None:
             return settings.admin_token
         if settings.embedded:
@@ -161,7 +166,7 @@ def _token_create(settings: Settings, args: argparse.Namespace) -> int:
     database.migrate()
 
     async def create() -> str:
-        runtime = await Runtime.start(settings, database.url)
+        runtime = await Runtime.connect(settings, database.url)
         try:
             return await tokens.mint_api_token(runtime, args.role, program_id, args.label)
         finally:

@@ -25,10 +25,18 @@ class Runtime:
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
         """Connect, load every graph and follow other workers' writes."""
-        pool = await create_pool(database_url)
+        runtime = await cls.connect(settings, database_url)
+        await runtime.graphs.load()
+        await runtime.graphs.listen(database_url)
+        return runtime
+
+    @classmethod
+    async def connect(cls, settings: Settings, database_url: str) -> Runtime:
+        """Connect without loading any graph: only for work that never reads one (API tokens,
+        checks before the server starts), where a full load would cost seconds for nothing.
+        """
+        pool = await create_pool(database_url, min_size=1)
         graphs = GraphStore(pool)
-        await graphs.load()
-        await graphs.listen(database_url)
         key = await token_queries.signing_key(pool)
         return cls(settings, database_url, pool, graphs, key, RankingCache(graphs))
 

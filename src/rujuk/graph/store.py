@@ -50,6 +50,10 @@ class GraphStore:
             graph = self.graphs[program_id] = ReferralGraph(program_id)
         return graph
 
+    async def any_program(self) -> bool:
+        """Whether the database holds any program yet (without loading anything)."""
+        return bool(await event_queries.graph_versions(self.pool))
+
     async def graph_with(self, program_id: int, customer_id: int) -> ReferralGraph:
         """The program's graph, caught up if another worker's sign-up has not reached it yet."""
         graph = self.graph(program_id)
