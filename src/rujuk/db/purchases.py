@@ -142,9 +142,11 @@ async def insert_purchase(
 
 
 async def purchase_rewards(conn: Connection | Pool, purchase_ids: list[int]) -> list[Reward]:
-    """The rewards of these purchases, shallowest level first."""
+    """The rewards of these purchases as recordPurchase first returned them: commissions
+    shallowest level first, then the welcome reward."""
     rows = await conn.fetch(
-        f"SELECT {_REWARD} FROM reward WHERE purchase_id = ANY($1) ORDER BY purchase_id, level, id",
+        f"""SELECT {_REWARD} FROM reward WHERE purchase_id = ANY($1)
+            ORDER BY purchase_id, kind = 'REFEREE_WELCOME', level, id""",
         purchase_ids,
     )
     return [_reward(r) for r in rows]

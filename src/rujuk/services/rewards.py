@@ -75,7 +75,7 @@ async def load_purchases(runtime: Runtime, purchase_ids: list[int]) -> list[Purc
 
 
 async def load_purchase_rewards(runtime: Runtime, purchase_ids: list[int]) -> list[list[Reward]]:
-    """Each purchase's rewards, shallowest first, in the order asked."""
+    """Each purchase's rewards (commissions shallowest first, then welcome), in the order asked."""
     rewards = await purchase_queries.purchase_rewards(runtime.pool, purchase_ids)
     by_purchase: dict[int, list[Reward]] = {i: [] for i in purchase_ids}
     for reward in rewards:
