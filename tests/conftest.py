@@ -107,6 +107,9 @@ def app_settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         admin_token=ADMIN_TOKEN,
         log_level="INFO",
+        max_query_cost=50_000,
+        rate_limit_cost_per_minute=10_000_000,
+        max_body_bytes=1024 * 1024,
     )
 
 

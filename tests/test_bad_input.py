@@ -95,7 +95,7 @@ async def test_queries_over_get_work(http: httpx.AsyncClient) -> None:
         headers={**AUTH, "accept": "application/json"},
     )
     assert response.status_code == 200
-    assert response.json() == {"data": {"programs": []}}
+    assert response.json() == {"data": {"programs": []}, "extensions": {"cost": 1}}
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ async def test_queries_over_get_work(http: httpx.AsyncClient) -> None:
         (
             "{ viewer " + "{ referrer " * 20 + "{ id }" + " }" * 20 + " }",
             {},
-            "GRAPHQL_VALIDATION_FAILED",
+            "QUERY_TOO_DEEP",
         ),
         ("{ " + " ".join(f"a{i}: programs {{ id }}" for i in range(150)) + " }", {}, None),
     ],
@@ -189,7 +189,7 @@ async def test_invalid_operations_get_coded_errors(
     assert await counts(database_url) == before
 
 
-@pytest.mark.parametrize("first", [101, 1000, 2**31 - 1, -1])
+@pytest.mark.parametrize("first", [101, 1000, -1])
 async def test_a_huge_first_is_invalid_input(
     gql: GraphQLClient, seeded: dict[str, Any], first: int
 ) -> None:

@@ -10,10 +10,11 @@ from typing import Any
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET, UnsetType
@@ -22,6 +23,7 @@ from rujuk import demo
 from rujuk.config import Settings
 from rujuk.console import ConsoleContext, console_routes, render_console
 from rujuk.errors import RequestError
+from rujuk.rate_limit import RateLimiter
 from rujuk.resolvers.context import Context
 from rujuk.runtime import Runtime
 from rujuk.schema import build_schema
@@ -33,13 +35,35 @@ logger = logging.getLogger(__name__)
 class GraphQLEndpoint(GraphQL[Context, None]):
     """strawberry's ASGI view, with rujuk's context and the self-hosted console."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__(build_schema(), graphql_ide="graphiql")
+        self.max_body_bytes = settings.max_body_bytes
+        # Per worker process: with --workers N a caller may spend up to N times the rate.
+        self.rate_limiter = RateLimiter(settings.rate_limit_cost_per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        body = await self._bounded_body(scope, receive)
+        if body is None:
+            too_large = JSONResponse(
+                {
+                    "errors": [
+                        {
+                            "message": f"request body over {self.max_body_bytes} bytes",
+                            "extensions": {
+                                "code": "REQUEST_TOO_LARGE",
+                                "maxBytes": self.max_body_bytes,
+                            },
+                        }
+                    ]
+                },
+                status_code=413,
+            )
+            await too_large(scope, receive, send)
+            return
+        receive = _replay(body)
         # strawberry answers transport errors (malformed JSON, a mutation over GET, ...) in
         # text/plain; clients get them as GraphQL errors with a code, like every other error.
         try:
@@ -50,6 +74,26 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 status_code=error.status_code,
             )
         await response(scope, receive, send)
+
+    async def _bounded_body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole request body, or None as soon as it is over the limit (not read further)."""
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         runtime: Runtime = request.app.state.runtime
@@ -63,6 +107,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             caller=caller,
             response=response,
             request_id=uuid.uuid4().hex[:16],
+            rate_limiter=self.rate_limiter,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -96,7 +141,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """The ASGI app; it connects and loads the graphs in its lifespan."""
-    endpoint = GraphQLEndpoint()
+    endpoint = GraphQLEndpoint(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -128,6 +173,21 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+def _replay(body: bytes) -> Receive:
+    """A receive callable that hands the already-read body to strawberry once."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        # After the body, the next message a server sends is the disconnect.
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 def app_from_environment() -> Starlette:

@@ -26,6 +26,12 @@ class Settings:
     log_level: str
     # Set for uvicorn's workers by `rujuk serve`, which started the embedded server for them.
     embedded_workers: bool = False
+    # Operations costing more are refused before execution (QUERY_TOO_COMPLEX).
+    max_query_cost: int = 50_000
+    # Each caller's token bucket: this much query cost per minute (RATE_LIMITED past it).
+    rate_limit_cost_per_minute: int = 200_000
+    # Larger request bodies are refused unread (REQUEST_TOO_LARGE, HTTP 413).
+    max_body_bytes: int = 1024 * 1024
 
     @property
     def embedded(self) -> bool:
@@ -53,12 +59,28 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if admin_token is not None and len(admin_token) < 16:
         raise ConfigError("RUJUK_ADMIN_TOKEN must be at least 16 characters long")
     return Settings(
+        max_query_cost=_positive_int(env, "RUJUK_MAX_QUERY_COST", 50_000),
+        rate_limit_cost_per_minute=_positive_int(env, "RUJUK_RATE_LIMIT_COST_PER_MINUTE", 200_000),
+        max_body_bytes=_positive_int(env, "RUJUK_MAX_BODY_BYTES", 1024 * 1024),
         database_url=database_url,
         data_dir=Path(env.get("RUJUK_DATA_DIR") or ".rujuk"),
         admin_token=admin_token,
         log_level=log_level,
         embedded_workers=env.get(EMBEDDED_WORKERS) == "1",
     )
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    text = env.get(name) or ""
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive integer, not {text!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be a positive integer, not {text!r}")
+    return value
 
 
 def check_database_url(url: str) -> None:

@@ -128,4 +128,6 @@ async def erase(conn: Connection, customer_id: int, at: datetime) -> Customer:
         ERASED_NAME,
         at,
     )
+    # A reviewer's note on the customer's own link may quote their contacts.
+    await conn.execute("UPDATE referral SET review_note = NULL WHERE referee_id = $1", customer_id)
     return _customer(row)

@@ -39,6 +39,32 @@ async def find_api_token(conn: Connection | Pool, token_hash: bytes) -> ApiToken
     return None if row is None else _token(row)
 
 
+async def get_api_token(conn: Connection | Pool, token_id: int) -> ApiToken | None:
+    """A token by id, revoked or not."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM api_token WHERE id = $1", token_id)
+    return None if row is None else _token(row)
+
+
+async def list_api_tokens(conn: Connection | Pool, program_id: int | None) -> list[ApiToken]:
+    """Every token, or (with program_id) that program's tokens; oldest first."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM api_token
+            WHERE $1::bigint IS NULL OR program_id = $1 ORDER BY id""",
+        program_id,
+    )
+    return [_token(r) for r in rows]
+
+
+async def revoke_api_token(conn: Connection | Pool, token_id: int) -> ApiToken | None:
+    """Mark a token revoked (once: a second revocation keeps the first time)."""
+    row = await conn.fetchrow(
+        f"""UPDATE api_token SET revoked_at = coalesce(revoked_at, now())
+            WHERE id = $1 RETURNING {_COLUMNS}""",
+        token_id,
+    )
+    return None if row is None else _token(row)
+
+
 async def signing_key(conn: Connection | Pool) -> bytes:
     """The key that signs customer tokens, made on first use and shared by every worker."""
     await conn.execute(

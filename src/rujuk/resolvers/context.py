@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
-from rujuk.access import Principal
+from rujuk.access import Principal, Role
 from rujuk.errors import RequestError
+from rujuk.rate_limit import RateLimiter
 from rujuk.records import Customer, Program, Purchase, Referral, ReferralCode, Reward
 from rujuk.runtime import Runtime
 from rujuk.services import customers, programs, rewards
@@ -27,6 +28,8 @@ class Context:
     request_id: str = "-"
     # graphql-transport-ws: the connection_init payload, set by strawberry.
     connection_params: dict[str, Any] | None = None
+    # The worker's rate limiter (None: unlimited), shared by every request of the process.
+    rate_limiter: RateLimiter | None = None
     customers: DataLoader[int, Customer | None] = field(init=False)
     referrals: DataLoader[int, Referral | None] = field(init=False)
     codes: DataLoader[int, list[ReferralCode]] = field(init=False)
@@ -66,6 +69,20 @@ class Context:
         self.referrals = DataLoader(load_fn=load_referrals)
         self.codes = DataLoader(load_fn=load_codes)
         self.programs = DataLoader(load_fn=load_programs)
+
+    @property
+    def rate_key(self) -> str:
+        """Whose bucket pays for this request: the token, else the client's IP address."""
+        caller = self.caller
+        if isinstance(caller, Principal):
+            if caller.token_id is not None:
+                return f"token:{caller.token_id}"
+            if caller.role is Role.CUSTOMER:
+                return f"customer:{caller.customer_id}"
+            if caller.role is Role.ADMIN:
+                return "admin"
+        client = self.request.client
+        return f"ip:{client.host if client is not None else '-'}"
 
     @property
     def principal(self) -> Principal:

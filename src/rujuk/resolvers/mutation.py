@@ -20,6 +20,7 @@ from rujuk.schema.inputs import (
     RefundPurchaseInput,
     RegisterCustomerInput,
     ReviewReferralInput,
+    RevokeApiTokenInput,
     SettleRewardsInput,
 )
 from rujuk.schema.payloads import (
@@ -31,10 +32,20 @@ from rujuk.schema.payloads import (
     ReferralCodePayload,
     ReferralPayload,
     RegisterCustomerPayload,
+    RevokeApiTokenPayload,
     SettleRewardsPayload,
     UserError,
 )
-from rujuk.schema.types import Customer, Info, Program, Purchase, Referral, ReferralCode, Reward
+from rujuk.schema.types import (
+    ApiToken,
+    Customer,
+    Info,
+    Program,
+    Purchase,
+    Referral,
+    ReferralCode,
+    Reward,
+)
 from rujuk.services import programs, purchases, referral_codes, registration, reviews, tokens
 
 T = TypeVar("T")
@@ -135,7 +146,25 @@ class Mutation:
         )
         if isinstance(result, UserError):
             return ApiTokenPayload(user_errors=[result])
-        return ApiTokenPayload(token=result)
+        return ApiTokenPayload(token=result.token, api_token=ApiToken.of(result.record))
+
+    @strawberry.mutation(
+        description="Revoke an API token for good: ADMIN any, a PARTNER its program's PARTNER "
+        "tokens. Requests with it then get UNAUTHENTICATED."
+    )
+    async def revoke_api_token(
+        self, info: Info, input: RevokeApiTokenInput
+    ) -> RevokeApiTokenPayload:
+        result = await attempt(
+            tokens.revoke_api_token(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.id, "ApiToken"),
+            )
+        )
+        if isinstance(result, UserError):
+            return RevokeApiTokenPayload(user_errors=[result])
+        return RevokeApiTokenPayload(api_token=ApiToken.of(result))
 
     @strawberry.mutation
     async def issue_customer_token(

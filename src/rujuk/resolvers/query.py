@@ -7,9 +7,11 @@ import strawberry
 from rujuk import ids
 from rujuk.access import Role
 from rujuk.graph.rankings import Metric
-from rujuk.schema.enums import InfluenceMetric
+from rujuk.schema.enums import Channel, InfluenceMetric
 from rujuk.schema.types import (
+    ApiToken,
     Customer,
+    CustomerDataExport,
     Info,
     LeaderboardEntry,
     Node,
@@ -20,7 +22,16 @@ from rujuk.schema.types import (
     Reward,
     load_customers,
 )
-from rujuk.services import customers, leaderboards, programs, referral_codes, referrals, rewards
+from rujuk.services import (
+    customers,
+    leaderboards,
+    privacy,
+    programs,
+    referral_codes,
+    referrals,
+    rewards,
+    tokens,
+)
 
 
 @strawberry.type
@@ -118,3 +129,38 @@ class Query:
             return None
         found = await customers.get_customer(info.context.runtime, principal, principal.customer_id)
         return None if found is None else Customer.of(found)
+
+    @strawberry.field(
+        description="ADMIN: every API token; PARTNER: its program's. Never the token or its hash."
+    )
+    async def api_tokens(self, info: Info) -> list[ApiToken]:
+        found = await tokens.list_api_tokens(info.context.runtime, info.context.principal)
+        return [ApiToken.of(t) for t in found]
+
+    @strawberry.field(
+        description="ADMIN only: all personal data held about a customer (the right of access)."
+    )
+    async def export_customer_data(
+        self, info: Info, customer_id: strawberry.ID
+    ) -> CustomerDataExport | None:
+        found = await privacy.export_customer_data(
+            info.context.runtime, info.context.principal, ids.local_id(customer_id, "Customer")
+        )
+        if found is None:
+            return None
+        customer = found.customer
+        return CustomerDataExport(
+            customer=Customer.of(customer),
+            external_id=customer.external_id,
+            display_name=customer.display_name,
+            email=customer.email,
+            phone=customer.phone,
+            device_id=found.device_id,
+            channel=Channel(customer.channel),
+            joined_at=customer.joined_at,
+            erased_at=customer.erased_at,
+            referral=None if found.referral is None else Referral.of(found.referral),
+            referral_codes=[ReferralCode.of(c) for c in found.codes],
+            purchases=[Purchase.of(p) for p in found.purchases],
+            rewards=[Reward.of(r) for r in found.rewards],
+        )

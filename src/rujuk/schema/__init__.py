@@ -15,6 +15,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
+from rujuk.schema.cost import QueryCost, QueryLength
 from rujuk.schema.errors import ErrorCodes
 from rujuk.schema.scalars import SCALAR_OVERRIDES
 
@@ -22,7 +23,10 @@ from rujuk.schema.scalars import SCALAR_OVERRIDES
 CACHE_SIZE = 512
 MAX_DEPTH = 15
 MAX_ALIASES = 100
-MAX_TOKENS = 5000
+# GraphiQL's introspection query has under 500 tokens, the console's examples under 300;
+# graphql-core's lexer needs about 20 ms per 1,000 tokens before it can refuse a document.
+MAX_TOKENS = 2000
+MAX_QUERY_LENGTH = 32 * 1024
 
 
 class RujukSchema(strawberry.Schema):
@@ -42,11 +46,13 @@ def build_schema() -> RujukSchema:
 
     extensions: list[Any] = [
         ErrorCodes,
+        lambda: QueryLength(MAX_QUERY_LENGTH),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        QueryCost,
     ]
     return RujukSchema(
         query=Query,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import asyncpg
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -34,9 +35,31 @@ def _unstorable_text(error: BaseException | None) -> bool:
     )
 
 
+# What graphql-core and strawberry's limiters say, and the code each refusal gets.
+LIMIT_MESSAGES = (
+    ("exceeds maximum operation depth", "QUERY_TOO_DEEP"),
+    ("aliases found. Allowed:", "TOO_MANY_ALIASES"),
+    ("Document contains more than", "TOO_MANY_TOKENS"),
+)
+
+
+def _pre_execution_code(message: str) -> str:
+    for fragment, code in LIMIT_MESSAGES:
+        if fragment in message:
+            return code
+    return (
+        "GRAPHQL_PARSE_FAILED"
+        if message.startswith("Syntax Error")
+        else ("GRAPHQL_VALIDATION_FAILED")
+    )
+
+
 def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     """The error as the client sees it: with a code, and without internals."""
     original = error.original_error
+    if original is None and "code" in (error.extensions or {}):
+        # Raised with its code (cost and rate limits), or classified already.
+        return error
     if isinstance(original, RequestError):
         code, message = original.code, str(original)
     elif _unstorable_text(original):
@@ -44,9 +67,7 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     elif isinstance(original, GraphQLError):
         code, message = "BAD_USER_INPUT", original.message
     elif original is None and error.path is None:
-        parse = error.message.startswith("Syntax Error")
-        code = "GRAPHQL_PARSE_FAILED" if parse else "GRAPHQL_VALIDATION_FAILED"
-        message = error.message
+        code, message = _pre_execution_code(error.message), error.message
     elif original is None:
         code, message = INTERNAL, error.message
     else:
@@ -84,6 +105,13 @@ class ErrorCodes(SchemaExtension):
         # Errors that leave before any result exists are the objects kept here.
         for pending in execution.pre_execution_errors or []:
             _classify_in_place(pending, request_id)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Subscription events (and operations over WebSocket) leave before on_operation ends.
+        request_id = getattr(self.execution_context.context, "request_id", "-")
+        if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
+            result.errors = [classify(e, request_id) for e in result.errors]
+        yield
 
 
 def _classify_in_place(error: GraphQLError, request_id: str) -> None:

@@ -113,6 +113,11 @@ class CreateApiTokenInput:
 
 
 @strawberry.input
+class RevokeApiTokenInput:
+    id: strawberry.ID
+
+
+@strawberry.input
 class IssueCustomerTokenInput:
     customer_id: strawberry.ID
     ttl_seconds: int | None = strawberry.field(

@@ -8,7 +8,15 @@ from decimal import Decimal
 import strawberry
 
 from rujuk.errors import DomainError
-from rujuk.schema.types import Customer, Program, Purchase, Referral, ReferralCode, Reward
+from rujuk.schema.types import (
+    ApiToken,
+    Customer,
+    Program,
+    Purchase,
+    Referral,
+    ReferralCode,
+    Reward,
+)
 
 
 @strawberry.type(
@@ -53,6 +61,15 @@ class ApiTokenPayload:
     token: str | None = strawberry.field(
         default=None, description="Shown once; only a hash is stored."
     )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    api_token: ApiToken | None = strawberry.field(
+        default=None, description="What is stored about the new token (its id, for revoking)."
+    )
+
+
+@strawberry.type
+class RevokeApiTokenPayload:
+    api_token: ApiToken | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 

@@ -11,7 +11,14 @@ import strawberry
 from rujuk import ids, records
 from rujuk.pagination import Page
 from rujuk.resolvers.context import Context
-from rujuk.schema.enums import Channel, CodeKind, ReferralStatus, RewardKind, RewardStatus
+from rujuk.schema.enums import (
+    Channel,
+    CodeKind,
+    ReferralStatus,
+    RewardKind,
+    RewardStatus,
+    TokenRole,
+)
 from rujuk.services import customers as customer_service
 from rujuk.services import program_stats as stats_service
 from rujuk.services import referral_codes as code_service
@@ -497,6 +504,50 @@ class DownlineConnection:
     edges: list[DownlineEdge]
     page_info: PageInfo
     total_count: int
+
+
+@strawberry.type(
+    description="A stored ADMIN or PARTNER token; the token itself is never shown again."
+)
+class ApiToken:
+    id: strawberry.ID
+    role: TokenRole
+    program_id: strawberry.ID | None
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, token: records.ApiToken) -> ApiToken:
+        return cls(
+            id=strawberry.ID(ids.to_global_id("ApiToken", token.id)),
+            role=TokenRole(token.role),
+            program_id=None
+            if token.program_id is None
+            else strawberry.ID(ids.to_global_id("Program", token.program_id)),
+            label=token.label,
+            created_at=token.created_at,
+            revoked_at=token.revoked_at,
+        )
+
+
+@strawberry.type(description="All personal data rujuk holds about one customer (right of access).")
+class CustomerDataExport:
+    customer: Customer
+    external_id: str
+    display_name: str
+    email: str | None
+    phone: str | None
+    device_id: str | None
+    channel: Channel
+    joined_at: datetime
+    erased_at: datetime | None
+    referral: Referral | None = strawberry.field(
+        description="The link through which the customer joined; null for a root."
+    )
+    referral_codes: list[ReferralCode]
+    purchases: list[Purchase]
+    rewards: list[Reward]
 
 
 def page_info(page: Page[Any]) -> PageInfo:

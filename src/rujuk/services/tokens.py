@@ -16,7 +16,8 @@ from rujuk.access import ANONYMOUS, Principal, Role
 from rujuk.db import customers as customer_queries
 from rujuk.db import programs as program_queries
 from rujuk.db import tokens as token_queries
-from rujuk.errors import DomainError, Unauthenticated
+from rujuk.errors import DomainError, Forbidden, Unauthenticated
+from rujuk.records import ApiToken
 from rujuk.runtime import Runtime
 from rujuk.services import customers
 
@@ -25,6 +26,14 @@ CUSTOMER_TOKEN_PREFIX = "rjc_"
 DEFAULT_CUSTOMER_TOKEN_TTL = 3600
 MAX_CUSTOMER_TOKEN_TTL = 30 * 24 * 3600
 MAX_TOKEN_LENGTH = 512
+
+
+@dataclass(frozen=True, slots=True)
+class MintedToken:
+    """A new API token (shown once) and what is stored about it."""
+
+    token: str
+    record: ApiToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +51,50 @@ def token_hash(token: str) -> bytes:
 
 async def create_api_token(
     runtime: Runtime, principal: Principal, role: str, program_id: int | None, label: str
-) -> str:
+) -> MintedToken:
     """Mint an ADMIN or PARTNER token (ADMIN only); the token is returned once, its hash stored."""
     principal.require_admin()
-    return await mint_api_token(runtime, role, program_id, label)
+    return await _mint(runtime, role, program_id, label)
 
 
 async def mint_api_token(runtime: Runtime, role: str, program_id: int | None, label: str) -> str:
     """Mint a token without a caller (the CLI and `make serve` do this)."""
+    return (await _mint(runtime, role, program_id, label)).token
+
+
+async def list_api_tokens(runtime: Runtime, principal: Principal) -> list[ApiToken]:
+    """ADMIN: every token; PARTNER: its own program's tokens. Never the token or its hash."""
+    principal.require_authenticated()
+    if principal.is_admin:
+        return await token_queries.list_api_tokens(runtime.pool, None)
+    if principal.role is Role.PARTNER and principal.program_id is not None:
+        return await token_queries.list_api_tokens(runtime.pool, principal.program_id)
+    raise Forbidden("this operation needs an ADMIN or PARTNER token")
+
+
+async def revoke_api_token(
+    runtime: Runtime, principal: Principal, token_id: int | None
+) -> ApiToken:
+    """Revoke a token for good: ADMIN any, a PARTNER its own program's (to retire a leaked key)."""
+    principal.require_authenticated()
+    if principal.role not in (Role.ADMIN, Role.PARTNER):
+        raise Forbidden("this operation needs an ADMIN or PARTNER token")
+    unknown = DomainError("NOT_FOUND", "no such API token", ["input", "id"])
+    if token_id is None:
+        raise unknown
+    found = await token_queries.get_api_token(runtime.pool, token_id)
+    if found is None:
+        raise unknown
+    if not principal.is_admin and (found.role != "PARTNER" or found.program_id is None):
+        raise Forbidden("a PARTNER token may revoke only its own program's PARTNER tokens")
+    if found.program_id is not None:
+        principal.require_manager(found.program_id)
+    revoked = await token_queries.revoke_api_token(runtime.pool, token_id)
+    assert revoked is not None  # tokens are never deleted
+    return revoked
+
+
+async def _mint(runtime: Runtime, role: str, program_id: int | None, label: str) -> MintedToken:
     if not 1 <= len(label.strip()) <= 200:
         raise DomainError("INVALID_INPUT", "label must be 1 to 200 characters", ["input", "label"])
     if role == "PARTNER":
@@ -65,14 +110,14 @@ async def mint_api_token(runtime: Runtime, role: str, program_id: int | None, la
             "INVALID_INPUT", "an ADMIN token covers every program", ["input", "programId"]
         )
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await token_queries.insert_api_token(
+    record = await token_queries.insert_api_token(
         runtime.pool,
         token_hash=token_hash(token),
         role=role,
         program_id=program_id,
         label=label.strip(),
     )
-    return token
+    return MintedToken(token, record)
 
 
 async def issue_customer_token(

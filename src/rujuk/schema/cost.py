@@ -1,0 +1,200 @@
+"""Query cost: computed before execution, refused over the limit, charged to the caller's bucket.
+
+Each field that returns an object costs 1 plus its selection; a field with a `first` argument
+(connections, leaderboard) costs `first` times that, and `ancestors` costs `maxDepth` times
+that. Scalars are free: the token limit bounds how many a document can name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    get_operation_ast,
+    is_composite_type,
+)
+from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
+from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
+from strawberry.extensions import SchemaExtension
+
+# The argument that multiplies a field's cost, by field name; any field's `first` does too.
+MULTIPLIERS = {"ancestors": "maxDepth"}
+MAX_INT = 2**31 - 1
+
+
+class QueryLength(SchemaExtension):
+    """Refuse a query text over MAX_QUERY_LENGTH before the (pure Python) lexer reads it."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def on_parse(self) -> Iterator[None]:
+        query = self.execution_context.query
+        if query is not None and len(query) > self.max_length:
+            raise GraphQLError(
+                f"the query text is over {self.max_length} characters",
+                extensions={"code": "QUERY_TOO_LARGE", "maxLength": self.max_length},
+            )
+        yield
+
+
+class QueryCost(SchemaExtension):
+    """Refuse operations over RUJUK_MAX_QUERY_COST, rate-limit callers, report extensions.cost."""
+
+    def __init__(self) -> None:
+        self.cost = 0
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        document = execution.graphql_document
+        operation = (
+            None if document is None else get_operation_ast(document, execution.operation_name)
+        )
+        if document is not None and operation is not None:
+            fragments = {
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            calculator = _Calculator(
+                execution.schema._schema, fragments, execution.variables or {}, operation
+            )
+            self.cost = calculator.operation_cost(operation)
+            _enforce(execution.context, self.cost)
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        return {"cost": self.cost}
+
+
+def _enforce(context: Any, cost: int) -> None:
+    """Raise QUERY_TOO_COMPLEX or RATE_LIMITED; charge the caller's bucket otherwise."""
+    settings = context.runtime.settings
+    limit: int = settings.max_query_cost
+    if cost > limit:
+        raise GraphQLError(
+            f"this operation costs {cost}, over the limit of {limit}; ask for fewer items",
+            extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "maxCost": limit},
+        )
+    limiter = context.rate_limiter
+    if limiter is None:
+        return
+    wait = limiter.take(context.rate_key, max(cost, 1))
+    if wait is not None:
+        headers = getattr(context.response, "headers", None)
+        if headers is not None:
+            headers["Retry-After"] = str(wait)
+        raise GraphQLError(
+            f"rate limit of {settings.rate_limit_cost_per_minute} cost per minute reached; "
+            f"retry in {wait} s",
+            extensions={"code": "RATE_LIMITED", "retryAfter": wait, "cost": cost},
+        )
+
+
+class _Calculator:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+        operation: OperationDefinitionNode,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.defaults = {
+            d.variable.name.value: d.default_value for d in operation.variable_definitions or ()
+        }
+        # A fragment costs the same wherever it is spread: computed once, so fragments spread
+        # many times over (2^n documents) cost linear time to price.
+        self.fragment_costs: dict[str, int] = {}
+
+    def operation_cost(self, operation: OperationDefinitionNode) -> int:
+        root = {
+            OperationType.QUERY: self.schema.query_type,
+            OperationType.MUTATION: self.schema.mutation_type,
+            OperationType.SUBSCRIPTION: self.schema.subscription_type,
+        }[operation.operation]
+        return 0 if root is None else self.selection_cost(operation.selection_set, root)
+
+    def selection_cost(self, selection_set: SelectionSetNode, parent: GraphQLNamedType) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field_cost(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                kind = parent if condition is None else self.schema.get_type(condition.name.value)
+                if kind is not None:
+                    # Every branch counts, as if the node could be of each type at once.
+                    total += self.selection_cost(selection.selection_set, kind)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment_cost(selection.name.value)
+        return total
+
+    def fragment_cost(self, name: str) -> int:
+        if name not in self.fragment_costs:
+            fragment = self.fragments.get(name)
+            kind = (
+                None
+                if fragment is None
+                else self.schema.get_type(fragment.type_condition.name.value)
+            )
+            self.fragment_costs[name] = 0  # validation has refused cycles; this guards anyway
+            if fragment is not None and kind is not None:
+                self.fragment_costs[name] = self.selection_cost(fragment.selection_set, kind)
+        return self.fragment_costs[name]
+
+    def field_cost(self, node: FieldNode, parent: GraphQLNamedType) -> int:
+        name = node.name.value
+        field: GraphQLField | None = None
+        if name == "__schema":
+            field = SchemaMetaFieldDef
+        elif name == "__type":
+            field = TypeMetaFieldDef
+        elif isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+            field = parent.fields.get(name)
+        if field is None or node.selection_set is None:
+            return 0
+        kind = get_named_type(field.type)
+        if not is_composite_type(kind):
+            return 0
+        inner = 1 + self.selection_cost(node.selection_set, kind)
+        multiplier_name = MULTIPLIERS.get(name, "first")
+        if multiplier_name not in field.args:
+            return inner
+        return self.argument(node, field, multiplier_name) * inner
+
+    def argument(self, node: FieldNode, field: GraphQLField, name: str) -> int:
+        """The argument's integer value as execution will see it (0 when it is not positive)."""
+        value: Any = field.args[name].default_value
+        for argument in node.arguments or ():
+            if argument.name.value != name:
+                continue
+            literal = argument.value
+            if isinstance(literal, IntValueNode):
+                value = int(literal.value)
+            elif isinstance(literal, VariableNode):
+                variable = literal.name.value
+                if variable in self.variables:
+                    value = self.variables[variable]
+                elif isinstance(self.defaults.get(variable), IntValueNode):
+                    value = int(self.defaults[variable].value)  # type: ignore[union-attr]
+        # Not a GraphQL Int (bool, float, over 32 bits): execution refuses it as BAD_USER_INPUT.
+        valid = type(value) is int and 0 < value <= MAX_INT
+        return value if valid else 0
