@@ -173,3 +173,15 @@ def test_pagerank_converges_on_a_large_forest() -> None:
     assert np.max(np.abs(ours - expected)) < 1e-9
     top = set(np.argsort(-ours)[:100].tolist())
     assert top == set(np.argsort(-expected)[:100].tolist())
+
+
+def test_pagerank_beyond_a_forest_matches_networkx() -> None:
+    """A customer with two out-edges is no forest: power iteration takes over."""
+    edges = [(0, 1), (0, 2), (1, 2), (3, 2), (4, 3), (5, 3)]
+    sources = np.array([a for a, _ in edges])
+    targets = np.array([b for _, b in edges])
+    graph = nx.DiGraph(edges)
+    graph.add_node(6)
+    reference = nx.pagerank(graph, alpha=0.85, tol=1e-15, max_iter=10_000)
+    ours = pagerank(7, sources, targets)
+    assert np.max(np.abs(ours - np.array([reference[i] for i in range(7)]))) < 1e-9

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -47,9 +49,17 @@ class Ranking:
     external_ids: list[str]
     erased: npt.NDArray[np.bool_]
     scores: dict[Metric, FloatArray]
+    # Answers already given: a ranking never changes, and leaderboards ask the same again.
+    _tops: dict[tuple[Metric, int], list[tuple[int, float]]] = field(default_factory=dict)
 
     def top(self, metric: Metric, first: int) -> list[tuple[int, float]]:
         """(customer id, score) of the best `first` customers, ties by externalId ascending."""
+        found = self._tops.get((metric, first))
+        if found is None:
+            found = self._tops[(metric, first)] = self._top(metric, first)
+        return found
+
+    def _top(self, metric: Metric, first: int) -> list[tuple[int, float]]:
         scores = self.scores[metric]
         eligible = np.flatnonzero(~self.erased)
         if first <= 0 or eligible.size == 0:
@@ -90,48 +100,99 @@ def _ties(a: float, b: float) -> bool:
 def compute_ranking(members: Sequence[Member], version: int) -> Ranking:
     """Score every member by every metric (pure: safe to run in a thread on a snapshot)."""
     n = len(members)
-    index = {m.id: i for i, m in enumerate(members)}
-    customer_ids = np.fromiter((m.id for m in members), dtype=np.int64, count=n)
-    erased = np.fromiter((m.erased for m in members), dtype=np.bool_, count=n)
-    # The links that count: every link but a REJECTED one, as (referee, referrer) indexes.
-    linked = [
-        (i, index[m.referrer])
-        for i, m in enumerate(members)
-        if m.referrer is not None and m.link_status != REJECTED and m.referrer in index
-    ]
-    referees = np.fromiter((a for a, _ in linked), dtype=np.int64, count=len(linked))
-    referrers = np.fromiter((b for _, b in linked), dtype=np.int64, count=len(linked))
+
+    def column(name: str, dtype: type) -> npt.NDArray[Any]:
+        # map + attrgetter reads one attribute of every member in a C-level loop.
+        return np.fromiter(map(attrgetter(name), members), dtype=dtype, count=n)
+
+    customer_ids = column("id", np.int64)
+    parent_ids = np.fromiter(
+        (-1 if r is None else r for r in map(attrgetter("referrer"), members)),
+        dtype=np.int64,
+        count=n,
+    )
+    counted = np.fromiter(
+        (s != REJECTED for s in map(attrgetter("link_status"), members)), dtype=np.bool_, count=n
+    )
+    # Rows of each referrer in the snapshot, found by binary search on the sorted ids.
+    order = np.argsort(customer_ids, kind="stable")
+    sorted_ids = customer_ids[order]
+    positions = np.clip(np.searchsorted(sorted_ids, parent_ids), 0, max(n - 1, 0))
+    counted &= (parent_ids >= 0) & (sorted_ids[positions] == parent_ids)
+    referees = np.flatnonzero(counted)
+    referrer_rows = order[positions[referees]]
     scores = {
-        Metric.DIRECT_REFERRALS: np.bincount(referrers, minlength=n).astype(np.float64),
-        Metric.NETWORK_SIZE: np.fromiter(
-            (m.network_size for m in members), dtype=np.float64, count=n
-        ),
+        Metric.DIRECT_REFERRALS: np.bincount(referrer_rows, minlength=n).astype(np.float64),
+        Metric.NETWORK_SIZE: column("network_size", np.float64),
         Metric.NETWORK_REVENUE: np.fromiter(
-            (float(m.network_revenue) for m in members), dtype=np.float64, count=n
+            map(float, map(attrgetter("network_revenue"), members)), dtype=np.float64, count=n
         ),
         Metric.INFLUENCE: np.fromiter(
-            (m.influence_units / INFLUENCE_ONE for m in members), dtype=np.float64, count=n
+            (u / INFLUENCE_ONE for u in map(attrgetter("influence_units"), members)),
+            dtype=np.float64,
+            count=n,
         ),
-        Metric.PAGERANK: pagerank(n, referees, referrers),
+        Metric.PAGERANK: pagerank(n, referees, referrer_rows),
     }
     return Ranking(
         version=version,
         computed_at=datetime.now(UTC),
         customer_ids=customer_ids,
-        external_ids=[m.external_id for m in members],
-        erased=erased,
+        external_ids=list(map(attrgetter("external_id"), members)),
+        erased=column("erased", np.bool_),
         scores=scores,
     )
 
 
 def pagerank(n: int, sources: npt.NDArray[np.int64], targets: npt.NDArray[np.int64]) -> FloatArray:
     """PageRank as networkx.pagerank defines it (uniform teleport, dangling rank spread
-    uniformly), by power iteration on a sparse matrix, converged far past networkx's default.
+    uniformly) of the graph with an edge sources[i] -> targets[i].
+
+    A referral forest has at most one out-edge per customer: then the fixed point has a
+    closed form, computed exactly level by level. Any other graph is solved by power
+    iteration, converged far past networkx's default tolerance.
     """
     if n == 0:
         return np.zeros(0)
-    out_degree = np.bincount(sources, minlength=n).astype(np.float64)
-    # Column-stochastic transition: rank flows from each referee to its referrer.
+    out_degree = np.bincount(sources, minlength=n)
+    if out_degree.max(initial=0) <= 1:
+        return _forest_pagerank(n, sources, targets)
+    return _iterated_pagerank(n, sources, targets, out_degree.astype(np.float64))
+
+
+def _forest_pagerank(
+    n: int, sources: npt.NDArray[np.int64], targets: npt.NDArray[np.int64]
+) -> FloatArray:
+    # With one out-edge at most, every rank is r(v) = c + DAMPING * (sum of v's children's
+    # ranks), c being the same for all (teleport plus the spread dangling rank). So
+    # r(v) = c * S(v), S(v) = sum over v's subtree of DAMPING ** distance, and the ranks
+    # sum to 1: c = 1 / sum(S).
+    parent = np.full(n, -1, dtype=np.int64)
+    parent[sources] = targets
+    depth = np.zeros(n, dtype=np.int64)
+    above = parent.copy()
+    climbing = np.flatnonzero(above >= 0)
+    while climbing.size:
+        depth[climbing] += 1
+        above[climbing] = parent[above[climbing]]
+        climbing = climbing[above[climbing] >= 0]
+    weight = np.ones(n)
+    by_depth = np.argsort(depth, kind="stable")
+    bounds = np.searchsorted(depth[by_depth], np.arange(int(depth.max(initial=0)) + 2))
+    for level in range(int(depth.max(initial=0)), 0, -1):
+        rows = by_depth[bounds[level] : bounds[level + 1]]
+        weight += DAMPING * np.bincount(parent[rows], weights=weight[rows], minlength=n)
+    result: FloatArray = weight / weight.sum()
+    return result
+
+
+def _iterated_pagerank(
+    n: int,
+    sources: npt.NDArray[np.int64],
+    targets: npt.NDArray[np.int64],
+    out_degree: FloatArray,
+) -> FloatArray:
+    # Column-stochastic transition: rank flows along each edge, split by out-degree.
     weights = 1.0 / out_degree[sources]
     transition = sp.csr_array((weights, (targets, sources)), shape=(n, n))
     dangling = out_degree == 0
