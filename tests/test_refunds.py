@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -186,3 +187,23 @@ async def test_order_conflict(gql: GraphQLClient, who: str, amount: str) -> None
     assert payload["purchase"] is None
     assert (await customer(gql, pid, "c1"))["stats"]["networkRevenue"] == "10000"
     assert (await customer(gql, pid, "c0"))["rewards"]["totalCount"] == 1
+
+
+async def test_concurrent_refunds_never_refund_more_than_the_purchase(gql: GraphQLClient) -> None:
+    program = await create_program(gql)
+    pid = program["id"]
+    await chain(gql, pid, 2)
+    await paid(gql, pid, "c1", "o1", "10000")
+    first, second = await asyncio.gather(
+        refund(gql, pid, "o1", "6000"), refund(gql, pid, "o1", "6000")
+    )
+    assert sorted([codes(first), codes(second)]) == [
+        [],
+        [("REFUND_EXCEEDS_PURCHASE", ["input", "amount"])],
+    ]
+    # The second saw the first's refund: 4000 is left, and the reward is on that net.
+    assert (await customer(gql, pid, "c0"))["balance"] == {
+        "pending": "400",
+        "approved": "0",
+        "reversed": "600",
+    }

@@ -31,17 +31,24 @@ def _reward(row: Any) -> Reward:
 async def lock_for_order(
     conn: Connection, program_id: int, order_id: str
 ) -> tuple[int, Purchase | None] | None:
-    """Lock the program for a ledger write; its graph version and the order's purchase, if any."""
+    """Lock the program for a ledger write; its graph version and the order's purchase, if any.
+
+    Two statements on purpose: under READ COMMITTED a statement that waited for the lock
+    re-reads the locked row but not the rows joined to it, so a purchase committed by the
+    lock's previous holder would go unseen (and its retry would hit the unique key). The
+    second statement takes a new snapshot, after the lock is ours.
+    """
+    version = await conn.fetchval(
+        "SELECT graph_version FROM program WHERE id = $1 FOR UPDATE", program_id
+    )
+    if version is None:
+        return None
     row = await conn.fetchrow(
-        f"""SELECT g.graph_version, p.{_PURCHASE.replace(", ", ", p.")}
-            FROM program g LEFT JOIN purchase p ON p.program_id = g.id AND p.order_id = $2
-            WHERE g.id = $1 FOR UPDATE OF g""",
+        f"SELECT {_PURCHASE} FROM purchase WHERE program_id = $1 AND order_id = $2",
         program_id,
         order_id,
     )
-    if row is None:
-        return None
-    return row["graph_version"], None if row["id"] is None else _purchase(row)
+    return version, None if row is None else _purchase(row)
 
 
 async def insert_purchase(
