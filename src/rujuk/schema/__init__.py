@@ -6,16 +6,10 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.types import ExecutionContext
 
-from rujuk.schema.cost import QueryCost, QueryLength
+from rujuk.schema.cost import DocumentShape, QueryCost, QueryLength
 from rujuk.schema.errors import ErrorCodes
 from rujuk.schema.scalars import SCALAR_OVERRIDES
 
@@ -48,9 +42,10 @@ def build_schema() -> RujukSchema:
         ErrorCodes,
         lambda: QueryLength(MAX_QUERY_LENGTH),
         lambda: ParserCache(maxsize=CACHE_SIZE),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        # Depth and aliases are checked before validation, not as validation rules: that
+        # keeps the validation cache's key (the rules) the same for every request, and the
+        # measure linear in the document (see DocumentShape).
+        lambda: DocumentShape(CACHE_SIZE, max_depth=MAX_DEPTH, max_aliases=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         QueryCost,
     ]

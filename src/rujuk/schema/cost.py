@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -30,11 +31,14 @@ from graphql import (
 )
 from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import SchemaExtension, ValidationCache
 
 # The argument that multiplies a field's cost, by field name; any field's `first` does too.
 MULTIPLIERS = {"ancestors": "maxDepth"}
 MAX_INT = 2**31 - 1
+# No input of the contract takes more than a handful of values; coercing a list of 200,000
+# would take most of a second before a resolver could refuse it.
+MAX_VARIABLE_VALUES = 10_000
 
 
 class QueryLength(SchemaExtension):
@@ -53,6 +57,89 @@ class QueryLength(SchemaExtension):
         yield
 
 
+class DocumentShape(ValidationCache):
+    """Depth and alias limits, with every fragment measured once, then cached validation.
+
+    strawberry's QueryDepthLimiter and MaxAliasesLimiter walk each path through the fragments:
+    twelve fragments each spreading the next one ten times cost them 10^12 steps.
+    """
+
+    def __init__(self, maxsize: int, max_depth: int, max_aliases: int) -> None:
+        super().__init__(maxsize=maxsize)
+        self.max_depth = max_depth
+        self.max_aliases = max_aliases
+
+    def on_validate(self) -> Iterator[None]:
+        document = self.execution_context.graphql_document
+        error = None if document is None else self.refusal(document)
+        if error is None:
+            yield from super().on_validate()
+            return
+        # Instead of validating: strawberry answers with these errors.
+        self.execution_context.pre_execution_errors = [error]
+        yield
+
+    def refusal(self, document: DocumentNode) -> GraphQLError | None:
+        depth, aliases = _Shape(document).measure()
+        if depth > self.max_depth:
+            return GraphQLError(
+                f"the operation is {depth} fields deep, over the limit of {self.max_depth}",
+                extensions={"code": "QUERY_TOO_DEEP", "maxDepth": self.max_depth},
+            )
+        if aliases > self.max_aliases:
+            return GraphQLError(
+                f"{aliases} aliases found, over the limit of {self.max_aliases}",
+                extensions={"code": "TOO_MANY_ALIASES", "maxAliases": self.max_aliases},
+            )
+        return None
+
+
+class _Shape:
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.known: dict[str, tuple[int, int]] = {}
+        self.open: set[str] = set()
+
+    def measure(self) -> tuple[int, int]:
+        depth = aliases = 0
+        for definition in self.document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                d, a = self.selections(definition.selection_set)
+                depth, aliases = max(depth, d), aliases + a
+        return depth, aliases
+
+    def selections(self, selection_set: SelectionSetNode | None) -> tuple[int, int]:
+        depth = aliases = 0
+        for selection in () if selection_set is None else selection_set.selections:
+            if isinstance(selection, FieldNode):
+                aliases += selection.alias is not None
+                if selection.name.value.startswith("__"):
+                    continue  # introspection is as deep as the type system, and harmless
+                d, a = self.selections(selection.selection_set)
+                depth, aliases = max(depth, d + 1), aliases + a
+            elif isinstance(selection, InlineFragmentNode):
+                d, a = self.selections(selection.selection_set)
+                depth, aliases = max(depth, d), aliases + a
+            elif isinstance(selection, FragmentSpreadNode):
+                d, a = self.fragment(selection.name.value)
+                depth, aliases = max(depth, d), aliases + a
+        return depth, aliases
+
+    def fragment(self, name: str) -> tuple[int, int]:
+        if name in self.known:
+            return self.known[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.open:
+            return 0, 0  # unknown or cyclic: validation refuses the document
+        self.open.add(name)
+        self.known[name] = self.selections(fragment.selection_set)
+        self.open.discard(name)
+        return self.known[name]
+
+
 class QueryCost(SchemaExtension):
     """Refuse operations over RUJUK_MAX_QUERY_COST, rate-limit callers, report extensions.cost."""
 
@@ -61,6 +148,7 @@ class QueryCost(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
+        _check_variables(execution.variables)
         document = execution.graphql_document
         operation = (
             None if document is None else get_operation_ast(document, execution.operation_name)
@@ -80,6 +168,24 @@ class QueryCost(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         return {"cost": self.cost}
+
+
+def _check_variables(variables: dict[str, Any] | None) -> None:
+    """Refuse variables holding more than MAX_VARIABLE_VALUES values, counting stops there."""
+    pending: list[Any] = [variables or {}]
+    seen = 0
+    while pending:
+        value = pending.pop()
+        seen += 1
+        if seen > MAX_VARIABLE_VALUES:
+            raise GraphQLError(
+                f"the variables hold more than {MAX_VARIABLE_VALUES} values",
+                extensions={"code": "VARIABLES_TOO_LARGE", "maxValues": MAX_VARIABLE_VALUES},
+            )
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
 
 
 def _enforce(context: Any, cost: int) -> None:
