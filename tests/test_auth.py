@@ -417,3 +417,52 @@ async def test_an_erased_customers_token_stops_working(gql: GraphQLClient) -> No
     assert await me.error_code("{ viewer { externalId } }") == "UNAUTHENTICATED"
     data = await gql.data(CUSTOMER_TOKEN, {"input": {"customerId": andi["id"]}})
     assert data["issueCustomerToken"]["userErrors"][0]["code"] == "UNKNOWN_CUSTOMER"
+
+
+LIST_TOKENS = "{ apiTokens { id role programId label createdAt revokedAt } }"
+REVOKE = """
+mutation($id: ID!) {
+  revokeApiToken(input: {id: $id}) { apiToken { id revokedAt } userErrors { field code } }
+}"""
+
+
+async def test_tokens_are_listed_without_secrets_and_revoked_for_good(gql: GraphQLClient) -> None:
+    a, b = await two_programs(gql)
+    created = await gql.data(
+        CREATE_TOKEN,
+        {"input": {"role": "PARTNER", "programId": a["id"], "label": "shop A"}},
+    )
+    token = created["createApiToken"]["token"]
+    other = await api_token(gql, "PARTNER", b["id"])
+    fields = await gql.data('{ __type(name: "ApiToken") { fields { name } } }')
+    assert {f["name"] for f in fields["__type"]["fields"]} == {
+        "id",
+        "role",
+        "programId",
+        "label",
+        "createdAt",
+        "revokedAt",
+    }
+    listed = (await gql.data(LIST_TOKENS))["apiTokens"]
+    assert [(t["role"], t["label"], t["revokedAt"]) for t in listed] == [
+        ("PARTNER", "shop A", None),
+        ("PARTNER", "PARTNER test", None),
+    ]
+    assert token not in repr(listed)
+    partner = gql.as_token(token)
+    # A partner sees its own program's tokens only, and may retire a leaked one itself.
+    own = (await partner.data(LIST_TOKENS))["apiTokens"]
+    assert [t["programId"] for t in own] == [a["id"]]
+    revoked = (await partner.data(REVOKE, {"id": own[0]["id"]}))["revokeApiToken"]
+    assert revoked["userErrors"] == []
+    assert revoked["apiToken"]["revokedAt"] is not None
+    assert await partner.error_code("{ programs { id } }") == "UNAUTHENTICATED"
+    # Revoking again keeps the first time; the other program's token still works.
+    again = (await gql.data(REVOKE, {"id": own[0]["id"]}))["revokeApiToken"]
+    assert again["apiToken"] == revoked["apiToken"]
+    assert (await gql.as_token(other).data("{ programs { name } }"))["programs"] == [
+        {"name": "Toko B"}
+    ]
+    for unknown in ("QXBpVG9rZW46OTk5OQ", "garbage", a["id"]):
+        missing = (await gql.data(REVOKE, {"id": unknown}))["revokeApiToken"]
+        assert missing["userErrors"] == [{"field": ["input", "id"], "code": "NOT_FOUND"}]
