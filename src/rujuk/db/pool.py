@@ -29,6 +29,10 @@ async def init_connection(conn: Any) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(_conn: Any) -> None:
+    return None
+
+
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
     """Open a pool, or raise ConfigError with a one-line reason when the database is unusable."""
     try:
@@ -38,8 +42,9 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> Poo
             max_size=max_size,
             init=init_connection,
             server_settings=SERVER_SETTINGS,
-            # No RESET ALL round trip on every release: sessions never SET anything.
-            reset=None,
+            # No reset round trip on every release (asyncpg's default unlocks advisory locks
+            # and RESETs): rujuk never SETs anything on a session nor holds a session lock.
+            reset=_keep_session,
             timeout=10,
         )
     except (OSError, asyncpg.PostgresError, ValueError, TimeoutError) as exc:

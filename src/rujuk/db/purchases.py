@@ -51,6 +51,14 @@ async def lock_for_order(
     return version, None if row is None else _purchase(row)
 
 
+async def lock_ledger(conn: Connection, program_id: int) -> int | None:
+    """Lock the program for a ledger write; its graph version (None: no such program)."""
+    version: int | None = await conn.fetchval(
+        "SELECT graph_version FROM program WHERE id = $1 FOR UPDATE", program_id
+    )
+    return version
+
+
 async def insert_purchase(
     conn: Connection,
     *,
@@ -63,11 +71,13 @@ async def insert_purchase(
     available_at: datetime,
     rewards: Sequence[tuple[int, str, int, Decimal | None, str | None, Decimal, tuple[int, ...]]],
     version: int,
-) -> tuple[Purchase, list[Reward]]:
+) -> tuple[Purchase, list[Reward]] | None:
     """Store a purchase, its rewards, their EARNED entries and the graph event: one statement.
 
     rewards holds (beneficiary, kind, level, rate, tier, amount, path). The caller holds the
-    program's lock (lock_for_order) and passes its graph version + 1.
+    program's lock (lock_ledger) and passes its graph version + 1. None, and nothing written,
+    when the program already has this order: the unique key sees even a purchase committed
+    after this transaction's snapshot was taken.
     """
     rows = await conn.fetch(
         """
@@ -75,6 +85,7 @@ async def insert_purchase(
             INSERT INTO purchase (program_id, customer_id, order_id, amount, occurred_at,
                                   created_at)
             VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (program_id, order_id) DO NOTHING
             RETURNING id
         ), new_reward AS (
             INSERT INTO reward (program_id, purchase_id, beneficiary_id, kind, level, rate, tier,
@@ -90,7 +101,8 @@ async def insert_purchase(
             INSERT INTO reward_entry (reward_id, kind, delta, status, created_at)
             SELECT id, 'EARNED', amount, 'PENDING', created_at FROM new_reward
         ), version AS (
-            UPDATE program SET graph_version = $15 WHERE id = $1
+            UPDATE program SET graph_version = $15
+            WHERE id = $1 AND EXISTS (SELECT 1 FROM new_purchase)
         ), event AS (
             INSERT INTO graph_event (program_id, version, kind, payload)
             SELECT $1, $15, 'purchase_recorded',
@@ -98,7 +110,7 @@ async def insert_purchase(
                                       'delta', $4::numeric::text)
             FROM new_purchase
         ), notify AS (
-            SELECT pg_notify($16, $1::text || ':' || $15::text)
+            SELECT pg_notify($16, $1::text || ':' || $15::text) FROM new_purchase
         )
         SELECT new_purchase.id AS purchase_id, r.id, r.beneficiary_id, r.kind
         FROM new_purchase
@@ -122,6 +134,8 @@ async def insert_purchase(
         version,
         GRAPH_CHANNEL,
     )
+    if not rows:
+        return None
     purchase_id = rows[0]["purchase_id"]
     reward_ids = {(r["beneficiary_id"], r["kind"]): r["id"] for r in rows if r["id"] is not None}
     purchase = Purchase(

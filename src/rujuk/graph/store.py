@@ -8,6 +8,7 @@ order only, so its graphs always equal some committed state of the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections import defaultdict
@@ -42,6 +43,9 @@ class GraphStore:
         self._listener: Connection | None = None
         self._listen_url: str | None = None
         self._event_listeners: dict[int, set[EventListener]] = defaultdict(set)
+        # Writes of this process that hold (or held) their program's lock and have not been
+        # applied yet, by (program, version): see GraphWrite.
+        self._in_flight: dict[tuple[int, int], asyncio.Future[None]] = {}
 
     def graph(self, program_id: int) -> ReferralGraph:
         """The program's graph (empty for a program created since the load)."""
@@ -106,6 +110,28 @@ class GraphStore:
         for version, kind, payload in pending:
             self.apply(program_id, version, kind, payload)
 
+    async def catch_up_to(self, program_id: int, version: int, conn: Connection) -> ReferralGraph:
+        """The graph at the version just locked: every earlier commit applied, nothing later.
+
+        A version committed by this process is awaited rather than read back: its writer
+        applies it a moment after its commit, without a round trip.
+        """
+        graph = self.graph(program_id)
+        while graph.version < version:
+            before = graph.version
+            waiting = self._in_flight.get((program_id, before + 1))
+            if waiting is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(waiting), IN_FLIGHT_WAIT)
+            if graph.version == before:
+                await self.catch_up(program_id, conn)
+                break
+        return graph
+
+    def write(self, program_id: int) -> GraphWrite:
+        """A graph write this process is about to make (use with `async with`)."""
+        return GraphWrite(self, program_id)
+
     async def committed(
         self, program_id: int, version: int, kind: str, payload: dict[str, Any]
     ) -> None:
@@ -115,6 +141,12 @@ class GraphStore:
             self.apply(program_id, version, kind, payload)
         elif graph.version < version:
             await self.catch_up(program_id)
+        self._settle(program_id, version)
+
+    def _settle(self, program_id: int, version: int) -> None:
+        waiting = self._in_flight.pop((program_id, version), None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
     def apply(self, program_id: int, version: int, kind: str, payload: dict[str, Any]) -> None:
         """Apply one event if it is the next one of its program; ignore it otherwise."""
@@ -195,9 +227,13 @@ class GraphStore:
             self._listener = None
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
-        program_id, _, version = str(payload).partition(":")
-        if self.graph(int(program_id)).version < int(version):
-            task = asyncio.get_running_loop().create_task(self.catch_up(int(program_id)))
+        text_program, _, text_version = str(payload).partition(":")
+        program_id, version = int(text_program), int(text_version)
+        # Our own writes come back too: their writers apply them without a query.
+        if (program_id, version) in self._in_flight:
+            return
+        if self.graph(program_id).version < version:
+            task = asyncio.get_running_loop().create_task(self.catch_up(program_id))
             _background.add(task)
             task.add_done_callback(_background.discard)
 
@@ -222,6 +258,39 @@ def _members_by_program(
                 member.spend, member.purchases = bought
     return by_program
 
+
+class GraphWrite:
+    """One graph write of this process, announced once its version is known (under the
+    program's lock) and settled when applied, or when the write fails.
+    """
+
+    def __init__(self, store: GraphStore, program_id: int) -> None:
+        self.store = store
+        self.program_id = program_id
+        self.version: int | None = None
+
+    def expect(self, version: int) -> None:
+        """The write will commit as this version of the program's graph."""
+        self.version = version
+        loop = asyncio.get_running_loop()
+        self.store._in_flight[(self.program_id, version)] = loop.create_future()
+
+    async def committed(self, kind: str, payload: dict[str, Any]) -> None:
+        """The write committed: apply it to the graph."""
+        assert self.version is not None
+        await self.store.committed(self.program_id, self.version, kind, payload)
+
+    async def __aenter__(self) -> GraphWrite:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self.version is not None:
+            self.store._settle(self.program_id, self.version)
+
+
+# How long a writer waits for this process's previous write to be applied before reading
+# the event log instead (it normally takes well under a millisecond).
+IN_FLIGHT_WAIT = 0.5
 
 # Strong references to catch-up tasks until they finish.
 _background: set[asyncio.Task[None]] = set()

@@ -11,7 +11,6 @@ from rujuk.db import events as event_queries
 from rujuk.db import purchases as purchase_queries
 from rujuk.db.pool import Connection
 from rujuk.errors import DomainError
-from rujuk.graph.referral_graph import ReferralGraph
 from rujuk.graph.rewards import FrozenReward, purchase_rewards, refunded_amounts
 from rujuk.money import is_valid_amount
 from rujuk.records import Program, Purchase, Reward
@@ -48,16 +47,6 @@ async def _program(runtime: Runtime, principal: Principal, program_id: int | Non
     return program
 
 
-async def _caught_up(
-    runtime: Runtime, conn: Connection, program_id: int, version: int
-) -> ReferralGraph:
-    """The graph as of the locked version: every earlier commit applied, nothing later."""
-    graph = runtime.graphs.graph(program_id)
-    if graph.version < version:
-        await runtime.graphs.catch_up(program_id, conn)
-    return graph
-
-
 def _check_order_id(order_id: str) -> None:
     if not 1 <= len(order_id) <= MAX_ORDER_ID or order_id != order_id.strip():
         raise DomainError(
@@ -81,23 +70,24 @@ async def record_purchase(
         )
     now = datetime.now(UTC)
     occurred_at = request.occurred_at or now
-    async with runtime.pool.acquire() as conn:
+    async with runtime.pool.acquire() as conn, runtime.graphs.write(program.id) as write:
         async with conn.transaction():
-            locked = await purchase_queries.lock_for_order(conn, program.id, request.order_id)
-            assert locked is not None  # the program exists: it was cached from the database
-            version, existing = locked
-            graph = await _caught_up(runtime, conn, program.id, version)
+            version = await purchase_queries.lock_ledger(conn, program.id)
+            assert version is not None  # the program exists: it was cached from the database
+            graph = await runtime.graphs.catch_up_to(program.id, version, conn)
             customer_id = graph.by_external_id.get(request.customer_external_id)
-            if existing is not None:
-                return await _replay(conn, existing, customer_id, request)
             if customer_id is None:
+                existing = await purchase_queries.find_purchase(conn, program.id, request.order_id)
+                if existing is not None:
+                    return await _replay(conn, existing, customer_id, request)
                 raise DomainError(
                     "UNKNOWN_CUSTOMER",
                     "no customer with this externalId in the program",
                     ["input", "customerExternalId"],
                 )
             drafts = purchase_rewards(graph, program, customer_id, request.amount)
-            purchase, rewards = await purchase_queries.insert_purchase(
+            write.expect(version + 1)
+            inserted = await purchase_queries.insert_purchase(
                 conn,
                 program_id=program.id,
                 customer_id=customer_id,
@@ -112,12 +102,18 @@ async def record_purchase(
                 ],
                 version=version + 1,
             )
+            if inserted is None:
+                # A replay: the order is recorded already (and so nothing was written).
+                existing = await purchase_queries.find_purchase(conn, program.id, request.order_id)
+                assert existing is not None
+                return await _replay(conn, existing, customer_id, request)
+            purchase, rewards = inserted
         payload = {
             "customer_id": customer_id,
             "purchase_id": purchase.id,
             "delta": str(request.amount),
         }
-        await runtime.graphs.committed(program.id, version + 1, "purchase_recorded", payload)
+        await write.committed("purchase_recorded", payload)
     return PurchaseResult(purchase, rewards)
 
 
@@ -144,7 +140,7 @@ async def refund_purchase(
     """Refund part or all of a purchase; its rewards are recomputed on the new net amount."""
     program = await _program(runtime, principal, program_id)
     _check_order_id(order_id)
-    async with runtime.pool.acquire() as conn:
+    async with runtime.pool.acquire() as conn, runtime.graphs.write(program.id) as write:
         async with conn.transaction():
             locked = await purchase_queries.lock_for_order(conn, program.id, order_id)
             assert locked is not None
@@ -171,7 +167,8 @@ async def refund_purchase(
                     f"only {left} of this purchase is left to refund",
                     ["input", "amount"],
                 )
-            await _caught_up(runtime, conn, program.id, version)
+            # Frozen rates and tiers: a refund reads nothing from the graph, it only moves it.
+            write.expect(version + 1)
             await purchase_queries.refund(conn, purchase.id, refund)
             rewards = await purchase_queries.purchase_rewards(conn, [purchase.id])
             new_amounts = refunded_amounts(
@@ -194,7 +191,7 @@ async def refund_purchase(
             )
             refreshed = await purchase_queries.get_purchases(conn, [purchase.id])
             current = await purchase_queries.purchase_rewards(conn, [purchase.id])
-        await runtime.graphs.committed(program.id, version + 1, "purchase_refunded", payload)
+        await write.committed("purchase_refunded", payload)
     return PurchaseResult(refreshed[0], current)
 
 

@@ -101,23 +101,25 @@ async def register_customer(
     principal.require_manager(sign_up.program_id)
     check_sign_up(sign_up)
     joined_at = sign_up.joined_at or datetime.now(UTC)
-    async with runtime.pool.acquire() as conn:
+    async with (
+        runtime.pool.acquire() as conn,
+        runtime.graphs.write(sign_up.program_id) as write,
+    ):
         async with conn.transaction():
             locked = await program_queries.lock_program(conn, sign_up.program_id)
             if locked is None:
                 raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
             program, version = locked
-            graph = runtime.graphs.graph(program.id)
-            if graph.version < version:
-                await runtime.graphs.catch_up(program.id, conn)
+            graph = await runtime.graphs.catch_up_to(program.id, version, conn)
             existing = await customer_queries.find_customer(conn, program.id, sign_up.external_id)
             if existing is not None:
                 return await _replay(conn, graph, existing, sign_up)
+            write.expect(version + 1)
             registration, payload = await _insert(conn, program, graph, sign_up, joined_at)
             await event_queries.append_event(
                 conn, program.id, version + 1, "customer_registered", payload
             )
-        await runtime.graphs.committed(program.id, version + 1, "customer_registered", payload)
+        await write.committed("customer_registered", payload)
     return registration
 
 

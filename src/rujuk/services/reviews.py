@@ -32,33 +32,39 @@ async def review_referral(
         raise DomainError(
             "INVALID_INPUT", f"note is at most {MAX_NOTE} characters", ["input", "note"]
         )
+    status = ACTIVE if decision == "APPROVE" else REJECTED
     async with runtime.pool.acquire() as conn:
         referral = await referral_queries.get_referral(conn, referral_id)
         if referral is None:
             raise unknown
         principal.require_manager(referral.program_id)
-        status = ACTIVE if decision == "APPROVE" else REJECTED
-        if referral.status == REJECTED and status != REJECTED:
-            raise DomainError(
-                "INVALID_INPUT", "a rejected referral stays rejected", ["input", "decision"]
-            )
-        async with conn.transaction():
-            locked = await program_queries.lock_program(conn, referral.program_id)
-            assert locked is not None
-            _, version = locked
-            updated = await referral_queries.set_status(conn, referral.id, status, note)
-            if status == REJECTED:
-                reversed_ids = await purchase_queries.pending_through(conn, referral.referee_id)
-                await purchase_queries.update_reward_amounts(
-                    conn, [(i, Decimal(0)) for i in reversed_ids], "REVERSED", "referral rejected"
+        async with runtime.graphs.write(referral.program_id) as write:
+            async with conn.transaction():
+                locked = await program_queries.lock_program(conn, referral.program_id)
+                assert locked is not None
+                _, version = locked
+                # Read again under the lock: a concurrent review may have rejected it.
+                current = await referral_queries.get_referral(conn, referral.id)
+                assert current is not None
+                if current.status == REJECTED and status != REJECTED:
+                    raise DomainError(
+                        "INVALID_INPUT", "a rejected referral stays rejected", ["input", "decision"]
+                    )
+                write.expect(version + 1)
+                updated = await referral_queries.set_status(conn, referral.id, status, note)
+                if status == REJECTED:
+                    reversed_ids = await purchase_queries.pending_through(conn, referral.referee_id)
+                    await purchase_queries.update_reward_amounts(
+                        conn,
+                        [(i, Decimal(0)) for i in reversed_ids],
+                        "REVERSED",
+                        "referral rejected",
+                    )
+                payload = {"referee_id": referral.referee_id, "status": status}
+                await event_queries.append_event(
+                    conn, referral.program_id, version + 1, "referral_reviewed", payload
                 )
-            payload = {"referee_id": referral.referee_id, "status": status}
-            await event_queries.append_event(
-                conn, referral.program_id, version + 1, "referral_reviewed", payload
-            )
-        await runtime.graphs.committed(
-            referral.program_id, version + 1, "referral_reviewed", payload
-        )
+            await write.committed("referral_reviewed", payload)
     return updated
 
 
@@ -69,11 +75,15 @@ async def erase_customer(
     customer = await customers.managed_customer(runtime, principal, customer_id, live=False)
     if customer.erased:
         return customer
-    async with runtime.pool.acquire() as conn:
+    async with (
+        runtime.pool.acquire() as conn,
+        runtime.graphs.write(customer.program_id) as write,
+    ):
         async with conn.transaction():
             locked = await program_queries.lock_program(conn, customer.program_id)
             assert locked is not None
             _, version = locked
+            write.expect(version + 1)
             erased = await customer_queries.erase(conn, customer.id, datetime.now(UTC))
             pending = await purchase_queries.pending_of(conn, customer.id)
             await purchase_queries.update_reward_amounts(
@@ -83,5 +93,5 @@ async def erase_customer(
             await event_queries.append_event(
                 conn, customer.program_id, version + 1, "customer_erased", payload
             )
-        await runtime.graphs.committed(customer.program_id, version + 1, "customer_erased", payload)
+        await write.committed("customer_erased", payload)
     return erased
