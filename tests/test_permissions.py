@@ -8,15 +8,17 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient, WebSocketTestSession
 
 from rujuk.app import create_app
 from rujuk.db.pool import connect
+from rujuk.services import notifications
 from tests.conftest import app_settings
 from tests.fixtures import CREATE_PROGRAM, REGISTER
 from tests.graphql_client import ADMIN_TOKEN
@@ -493,3 +495,25 @@ async def test_every_subscription_for_every_token_kind(database_url: str, tmp_pa
             if wanted == OK and (got := first_result(ws)) != wanted:
                 mismatches.append((name, kind, wanted, got))
         assert mismatches == []
+
+
+async def test_an_unexpected_error_in_a_subscription_is_masked(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: Any) -> AsyncIterator[Any]:
+        raise RuntimeError("secret internals")
+        yield  # an async generator, like the real stream
+
+    monkeypatch.setattr(notifications, "referrals_created", broken)
+    app = create_app(app_settings(tmp_path), database_url)
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        query = "subscription($p: ID!) { referralCreated(programId: $p) { code } }"
+        subscribe(ws, ADMIN_TOKEN, query, {"p": "x"})
+        message = ws.receive_json()
+    [error] = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert error["extensions"]["requestId"] in error["message"]
+    assert "secret" not in json.dumps(message)
