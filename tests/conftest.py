@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,12 +16,13 @@ import httpx
 import pytest
 
 from rujuk.app import create_app
-from rujuk.config import EMBEDDED_WORKERS, Settings
+from rujuk.config import Settings
 from rujuk.database import ensure_database
 from rujuk.db.embedded import embedded_url, start_embedded
 from rujuk.db.migrator import migrate
 from rujuk.db.pool import connect
 from tests.graphql_client import ADMIN_TOKEN, GraphQLClient
+from tests.servers import rujuk_command, running_server, server_environment
 
 TEMPLATE = "rujuk_test_template"
 
@@ -144,25 +143,11 @@ class LiveServer:
     program_id: str
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def rujuk_command(*args: str) -> list[str]:
-    """The rujuk CLI of this virtual environment."""
-    return [sys.executable, "-m", "rujuk", *args]
-
-
 @pytest.fixture(scope="session")
 async def live_server(server_url: str, template_url: str) -> AsyncIterator[LiveServer]:
     """`rujuk serve` in a subprocess on its own database, seeded by `rujuk demo`."""
     url = await clone_database(server_url, template_url)
-    env = {**os.environ, "DATABASE_URL": url, "RUJUK_ADMIN_TOKEN": ADMIN_TOKEN}
-    env.pop(EMBEDDED_WORKERS, None)
+    env = server_environment(url, ADMIN_TOKEN, Path(tempfile.gettempdir()))
     seeded = await asyncio.to_thread(
         subprocess.run,
         rujuk_command("demo", "--customers", "300"),
@@ -172,33 +157,9 @@ async def live_server(server_url: str, template_url: str) -> AsyncIterator[LiveS
     )
     assert seeded.returncode == 0, seeded.stderr
     program_id = seeded.stdout.split("demo program ")[1].split()[0]
-    port = free_port()
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - the server writes to it until teardown
-    process = await asyncio.create_subprocess_exec(
-        *rujuk_command("serve", "--port", str(port)),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                if process.returncode is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"rujuk serve exited: {log.read().decode()[-2000:]}")
-                try:
-                    if (await client.get(f"{base}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("rujuk serve did not answer /healthz within 30 s")
-        yield LiveServer(url=base, admin_token=ADMIN_TOKEN, program_id=program_id)
+        with tempfile.TemporaryDirectory(prefix="rujuk-live-") as folder:
+            async with running_server(url, ADMIN_TOKEN, Path(folder)) as base:
+                yield LiveServer(url=base, admin_token=ADMIN_TOKEN, program_id=program_id)
     finally:
-        if process.returncode is None:
-            process.terminate()
-            await asyncio.wait_for(process.wait(), 20)
-        log.close()
         await drop_database(server_url, url)

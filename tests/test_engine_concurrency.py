@@ -11,9 +11,7 @@ ledgers must be equal. Once in process (httpx on the ASGI app), once against `ru
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import socket
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -28,6 +26,7 @@ from rujuk.ids import local_id
 from tests.fixtures import create_program, register_ok
 from tests.graphql_client import GraphQLClient
 from tests.ledger import record
+from tests.servers import running_server
 
 TREE_SIZE = 30
 DISTINCT_ORDERS = 150
@@ -154,68 +153,11 @@ RUJUK = Path(sys.executable).parent / "rujuk"
 SERVER_TOKEN = "engine-concurrency-admin-token-0123"
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def two_workers(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """The base URL of `rujuk serve --workers 2` on this test's database."""
-    port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("RUJUK_", "DATABASE_"))}
-    environ.update(
-        DATABASE_URL=database_url,
-        RUJUK_ADMIN_TOKEN=SERVER_TOKEN,
-        RUJUK_DATA_DIR=str(tmp_path / "data"),
-        RUJUK_LOG_LEVEL="WARNING",
-    )
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        process = await asyncio.create_subprocess_exec(
-            str(RUJUK),
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            env=environ,
-            stdout=log,
-            stderr=log,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            await wait_healthy(base, process, log_path)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), timeout=15)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-def read_log(path: Path) -> str:
-    return path.read_text(errors="replace")
-
-
-async def wait_healthy(base: str, process: asyncio.subprocess.Process, log: Path) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    async with httpx.AsyncClient(timeout=2) as client:
-        while loop.time() < deadline:
-            if process.returncode is not None:
-                raise AssertionError(f"rujuk serve exited: {read_log(log)}")
-            try:
-                if (await client.get(f"{base}/healthz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"rujuk serve did not become healthy: {read_log(log)}")
+    async with running_server(database_url, SERVER_TOKEN, tmp_path, workers=2) as base:
+        yield base
 
 
 async def test_two_worker_processes_keep_one_ledger(two_workers: str, database_url: str) -> None:

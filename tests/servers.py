@@ -1,0 +1,91 @@
+"""Real `rujuk serve` processes on loopback, for the tests that need one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def rujuk_command(*args: str) -> list[str]:
+    """The rujuk CLI of this virtual environment."""
+    return [sys.executable, "-m", "rujuk", *args]
+
+
+def server_environment(database_url: str, admin_token: str, data_dir: Path) -> dict[str, str]:
+    """This process's environment without rujuk's settings, plus the given ones."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("RUJUK_", "DATABASE_"))}
+    environ.update(
+        DATABASE_URL=database_url,
+        RUJUK_ADMIN_TOKEN=admin_token,
+        RUJUK_DATA_DIR=str(data_dir),
+        RUJUK_LOG_LEVEL="WARNING",
+    )
+    return environ
+
+
+@contextlib.asynccontextmanager
+async def running_server(
+    database_url: str, admin_token: str, folder: Path, workers: int = 1
+) -> AsyncIterator[str]:
+    """`rujuk serve` on the database until the block ends; yields its base URL."""
+    port = free_port()
+    log_path = folder / "serve.log"
+    environ = server_environment(database_url, admin_token, folder / "data")
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            *rujuk_command("serve", "--port", str(port), "--workers", str(workers)),
+            env=environ,
+            stdout=log,
+            stderr=log,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            await wait_healthy(base, process, log_path)
+            yield base
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), timeout=15)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+
+
+async def wait_healthy(base: str, process: asyncio.subprocess.Process, log: Path) -> None:
+    """Poll /healthz until it answers 200 (the server migrates and loads first)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_TIMEOUT
+    async with httpx.AsyncClient(timeout=2) as client:
+        while loop.time() < deadline:
+            if process.returncode is not None:
+                raise AssertionError(f"rujuk serve exited: {await _tail(log)}")
+            try:
+                if (await client.get(f"{base}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"rujuk serve did not become healthy: {await _tail(log)}")
+
+
+async def _tail(log: Path) -> str:
+    text = await asyncio.to_thread(log.read_text, errors="replace")
+    return text[-4000:]
