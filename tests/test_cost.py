@@ -21,6 +21,20 @@ from tests.graphql_client import GraphQLClient
 DOWNLINE = """query($p: ID!, $f: Int!) { customer(programId: $p, externalId: "andi") {
   downline(first: $f) { edges { node { displayName stats { tier } } } } } }"""
 
+NESTED = """query($p: ID!) { customer(programId: $p, externalId: "andi") {
+  referrals(first: 100) { edges { node {
+    referrals(first: 100) { edges { node {
+      downline(first: 100) { edges { node { id } } } } } } } } } } }"""
+
+
+async def test_a_first_past_the_page_size_costs_the_page_size(gql: GraphQLClient) -> None:
+    """Such a field refuses the argument itself, more clearly than a cost would."""
+    program = await create_program(gql)
+    await register_ok(gql, program["id"], "andi")
+    body = await gql.post(DOWNLINE, {"p": program["id"], "f": 2**31 - 1})
+    assert body["extensions"] == {"cost": 1 + 100 * 4}
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+
 
 @pytest.mark.parametrize(
     ("query", "variables", "cost"),
@@ -78,16 +92,18 @@ async def test_an_operation_over_the_limit_is_refused_before_it_runs(
 ) -> None:
     program = await create_program(gql)
     await register_ok(gql, program["id"], "andi")
-    body = await gql.post(DOWNLINE, {"p": program["id"], "f": 2**31 - 1})
+    body = await gql.post(NESTED, {"p": program["id"]})
     [error] = body["errors"]
     assert body["data"] is None
-    cost = 1 + (2**31 - 1) * 4
+    # customer 1 + 100 x (connection, edges, node + 100 x (the same + 100 x the same)).
+    cost = 1 + 100 * (3 + 100 * (3 + 100 * 3))
     assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "cost": cost, "maxCost": 50_000}
     assert body["extensions"] == {"cost": cost}
     # A mutation over the limit writes nothing.
     many = " ".join(
         f'r{i}: registerCustomer(input: {{programId: $p, externalId: "x{i}", displayName: "X"}}) '
-        "{ customer { downline(first: 1000) { edges { node { id } } } } }"
+        "{ customer { referrals(first: 100) { edges { node {"
+        " downline { edges { node { id } } } } } } } }"
         for i in range(20)
     )
     body = await gql.post(f"mutation($p: ID!) {{ {many} }}", {"p": program["id"]})

@@ -58,8 +58,11 @@ CASES: list[tuple[str, bytes, int, str]] = [
     ("fragments spread 10^12 times", body(fan_out(12, 10)), 200, "TOO_MANY_ALIASES"),
     ("fragments 20 deep", body(fan_out(20, 1)), 200, "QUERY_TOO_DEEP"),
     (
-        "first: 2^31-1",
-        body("{ viewer { downline(first: 2147483647) { edges { node { id } } } } }"),
+        "connections 100 x 100 x 100",
+        body(
+            "{ viewer { referrals(first: 100) { edges { node { referrals(first: 100) { edges {"
+            " node { downline(first: 100) { edges { node { id } } } } } } } } } } }"
+        ),
         200,
         "QUERY_TOO_COMPLEX",
     ),

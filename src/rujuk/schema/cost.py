@@ -33,8 +33,15 @@ from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import SchemaExtension, ValidationCache
 
+from rujuk.pagination import MAX_PAGE_SIZE
+from rujuk.services.customers import MAX_TREE_DEPTH
+from rujuk.services.leaderboards import MAX_LEADERBOARD
+
 # The argument that multiplies a field's cost, by field name; any field's `first` does too.
 MULTIPLIERS = {"ancestors": "maxDepth"}
+# No field takes more than this many items (page sizes, leaderboards, upline depth): a
+# larger value is refused by the field itself, with INVALID_INPUT, before it does any work.
+MAX_MULTIPLIER = max(MAX_PAGE_SIZE, MAX_LEADERBOARD, MAX_TREE_DEPTH)
 MAX_INT = 2**31 - 1
 # No input of the contract takes more than a handful of values; coercing a list of 200,000
 # would take most of a second before a resolver could refuse it.
@@ -303,4 +310,4 @@ class _Calculator:
                     value = int(self.defaults[variable].value)  # type: ignore[union-attr]
         # Not a GraphQL Int (bool, float, over 32 bits): execution refuses it as BAD_USER_INPUT.
         valid = type(value) is int and 0 < value <= MAX_INT
-        return value if valid else 0
+        return min(value, MAX_MULTIPLIER) if valid else 0
