@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rujuk.caller_cache import CallerCache
 from rujuk.config import Settings
 from rujuk.db import tokens as token_queries
 from rujuk.db.pool import Pool, create_pool
@@ -21,6 +22,7 @@ class Runtime:
     graphs: GraphStore
     signing_key: bytes
     rankings: RankingCache
+    callers: CallerCache
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
@@ -38,7 +40,7 @@ class Runtime:
         pool = await create_pool(database_url, min_size=1)
         graphs = GraphStore(pool)
         key = await token_queries.signing_key(pool)
-        return cls(settings, database_url, pool, graphs, key, RankingCache(graphs))
+        return cls(settings, database_url, pool, graphs, key, RankingCache(graphs), CallerCache())
 
     async def close(self) -> None:
         """Stop listening and close the pool."""

@@ -94,4 +94,6 @@ async def erase_customer(
                 conn, customer.program_id, version + 1, "customer_erased", payload
             )
         await write.committed("customer_erased", payload)
+    # The customer's tokens stop working now, not when their cached caller expires.
+    runtime.callers.clear()
     return erased

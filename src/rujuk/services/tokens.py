@@ -91,6 +91,7 @@ async def revoke_api_token(
         principal.require_manager(found.program_id)
     revoked = await token_queries.revoke_api_token(runtime.pool, token_id)
     assert revoked is not None  # tokens are never deleted
+    runtime.callers.clear()
     return revoked
 
 
@@ -150,15 +151,25 @@ async def principal_for(runtime: Runtime, authorization: str | None) -> Principa
     admin = runtime.settings.admin_token
     if admin is not None and hmac.compare_digest(token_hash(token), token_hash(admin)):
         return Principal(Role.ADMIN)
+    key = token_hash(token)
+    known = runtime.callers.get(key)
+    if known is not None:
+        return known
+    expires_at: float | None = None
     if token.startswith(CUSTOMER_TOKEN_PREFIX):
-        return await _customer_principal(runtime, token.removeprefix(CUSTOMER_TOKEN_PREFIX))
-    stored = await token_queries.find_api_token(runtime.pool, token_hash(token))
-    if stored is None:
-        raise Unauthenticated("unknown or revoked token")
-    return Principal(Role(stored.role), program_id=stored.program_id, token_id=stored.id)
+        principal, expires_at = await _customer_principal(
+            runtime, token.removeprefix(CUSTOMER_TOKEN_PREFIX)
+        )
+    else:
+        stored = await token_queries.find_api_token(runtime.pool, key)
+        if stored is None:
+            raise Unauthenticated("unknown or revoked token")
+        principal = Principal(Role(stored.role), program_id=stored.program_id, token_id=stored.id)
+    runtime.callers.put(key, principal, expires_at)
+    return principal
 
 
-async def _customer_principal(runtime: Runtime, signed: str) -> Principal:
+async def _customer_principal(runtime: Runtime, signed: str) -> tuple[Principal, float]:
     body, _, signature = signed.partition(".")
     # Compared as bytes: a header may carry non-ASCII text, which compare_digest refuses as str.
     if not hmac.compare_digest(_sign(runtime, body).encode(), signature.encode()):
@@ -175,7 +186,8 @@ async def _customer_principal(runtime: Runtime, signed: str) -> Principal:
         customer = await customer_queries.get_customer(conn, claims["c"])
     if customer is None or customer.erased:
         raise Unauthenticated("this customer token no longer works")
-    return Principal(Role.CUSTOMER, program_id=claims["p"], customer_id=claims["c"])
+    customer_principal = Principal(Role.CUSTOMER, program_id=claims["p"], customer_id=claims["c"])
+    return customer_principal, float(claims["e"])
 
 
 def _sign(runtime: Runtime, body: str) -> str:
