@@ -33,66 +33,78 @@ class StatsRow:
 
 
 # Customers by join time, purchases by occurredAt, both over [from, to); a missing bound
-# is open. "Referred" means an effective referrer: a link that is not REJECTED.
-_STATS = """
-WITH joined AS (
-    SELECT c.id, c.channel, r.status
-    FROM customer c LEFT JOIN referral r ON r.referee_id = c.id
-    WHERE c.program_id = $1
-      AND ($2::timestamptz IS NULL OR c.joined_at >= $2)
-      AND ($3::timestamptz IS NULL OR c.joined_at < $3)
-), in_range AS (
-    SELECT p.id, p.customer_id, p.amount - p.refunded_amount AS net
-    FROM purchase p
-    WHERE p.program_id = $1
-      AND ($2::timestamptz IS NULL OR p.occurred_at >= $2)
-      AND ($3::timestamptz IS NULL OR p.occurred_at < $3)
-), net_by_customer AS (
-    SELECT customer_id, sum(net) AS net FROM in_range GROUP BY customer_id
-), referred_net AS (
-    SELECT coalesce(sum(n.net), 0) AS net
-    FROM net_by_customer n JOIN referral r ON r.referee_id = n.customer_id
-    WHERE r.status <> 'REJECTED'
-), referred AS (
-    -- Qualified counts all of a customer's spend, not only the range's.
-    SELECT j.id, j.channel,
-           j.status = 'ACTIVE' AND EXISTS (
-               SELECT 1 FROM purchase p
-               WHERE p.customer_id = j.id AND p.amount > p.refunded_amount) AS qualified
-    FROM joined j
-    WHERE j.status IS NOT NULL AND j.status <> 'REJECTED'
-), per_channel AS (
-    SELECT f.channel, count(*) AS referrals, count(*) FILTER (WHERE f.qualified) AS conversions,
-           coalesce(sum(n.net), 0) AS revenue
-    FROM referred f LEFT JOIN net_by_customer n ON n.customer_id = f.id
-    GROUP BY f.channel
-)
+# is open. "Referred" means an effective referrer: a link that is not REJECTED. A link is
+# made at sign-up with the referee's join time and channel, so the referred customers are
+# read from the links alone, without a join over every customer.
+_RANGE = """($2::timestamptz IS NULL OR {0} >= $2) AND ($3::timestamptz IS NULL OR {0} < $3)"""
+
+_STATS = f"""
 SELECT
-    (SELECT count(*) FROM joined) AS customers,
-    (SELECT count(*) FROM referred) AS referred_customers,
-    (SELECT count(*) FROM referred WHERE qualified) AS qualified_referrals,
-    (SELECT coalesce(sum(net), 0) FROM net_by_customer) AS revenue,
-    (SELECT net FROM referred_net) AS referred_revenue,
-    (SELECT coalesce(sum(w.amount), 0) FROM reward w JOIN in_range p ON p.id = w.purchase_id)
-        AS reward_cost,
-    (SELECT coalesce(jsonb_agg(jsonb_build_array(channel, referrals, conversions, revenue::text)
-                               ORDER BY channel), '[]'::jsonb)
-     FROM per_channel) AS channels
+    (SELECT count(*) FROM customer
+     WHERE program_id = $1 AND {_RANGE.format("joined_at")}) AS customers,
+    (SELECT coalesce(sum(amount - refunded_amount), 0) FROM purchase
+     WHERE program_id = $1 AND {_RANGE.format("occurred_at")}) AS revenue,
+    (SELECT coalesce(sum(w.amount), 0)
+     FROM reward w JOIN purchase p ON p.id = w.purchase_id
+     WHERE w.program_id = $1 AND {_RANGE.format("p.occurred_at")}) AS reward_cost
 """
+
+# Per channel: referred customers who joined in the range, how many of them qualify, and
+# the net of their purchases in the range; plus the net of every referred customer's
+# purchases in the range (referredRevenue), whenever they joined.
+_CHANNELS = f"""
+WITH buyers AS (
+    SELECT DISTINCT customer_id FROM purchase
+    WHERE program_id = $1 AND amount > refunded_amount
+), referred AS (
+    SELECT r.channel,
+           count(*) AS referrals,
+           count(b.customer_id) FILTER (WHERE r.status = 'ACTIVE') AS conversions
+    FROM referral r LEFT JOIN buyers b ON b.customer_id = r.referee_id
+    WHERE r.program_id = $1 AND r.status <> 'REJECTED' AND {_RANGE.format("r.created_at")}
+    GROUP BY r.channel
+), sales AS (
+    SELECT r.channel,
+           sum(p.amount - p.refunded_amount) AS referred,
+           coalesce(sum(p.amount - p.refunded_amount)
+                    FILTER (WHERE {_RANGE.format("r.created_at")}), 0) AS revenue
+    FROM purchase p JOIN referral r ON r.referee_id = p.customer_id
+    WHERE p.program_id = $1 AND r.status <> 'REJECTED' AND {_RANGE.format("p.occurred_at")}
+    GROUP BY r.channel
+)
+SELECT coalesce(f.channel, s.channel) AS channel,
+       coalesce(f.referrals, 0) AS referrals,
+       coalesce(f.conversions, 0) AS conversions,
+       coalesce(s.revenue, 0) AS revenue,
+       coalesce(s.referred, 0) AS referred
+FROM referred f FULL JOIN sales s ON s.channel = f.channel
+ORDER BY 1
+"""
+
+# Hashing a million links fits in memory this way instead of spilling to disk.
+_WORK_MEM = "64MB"
 
 
 async def program_stats(
     pool: Pool, program_id: int, start: datetime | None, end: datetime | None
 ) -> StatsRow:
     """Program.stats' raw figures over [start, end)."""
-    row = await pool.fetchrow(_STATS, program_id, start, end)
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        await conn.execute(f"SET LOCAL work_mem = '{_WORK_MEM}'")
+        row = await conn.fetchrow(_STATS, program_id, start, end)
+        per_channel = await conn.fetch(_CHANNELS, program_id, start, end)
     assert row is not None  # an aggregate always returns one row
+    channels = [
+        ChannelRow(r["channel"], r["referrals"], r["conversions"], r["revenue"])
+        for r in per_channel
+        if r["referrals"] > 0
+    ]
     return StatsRow(
         customers=row["customers"],
-        referred_customers=row["referred_customers"],
-        qualified_referrals=row["qualified_referrals"],
+        referred_customers=sum(c.referrals for c in channels),
+        qualified_referrals=sum(c.conversions for c in channels),
         revenue=row["revenue"],
-        referred_revenue=row["referred_revenue"],
+        referred_revenue=sum((r["referred"] for r in per_channel), Decimal(0)),
         reward_cost=row["reward_cost"],
-        channels=[ChannelRow(c, r, q, Decimal(v)) for c, r, q, v in row["channels"]],
+        channels=channels,
     )
