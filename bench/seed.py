@@ -260,6 +260,13 @@ async def seed(url: str, customers: int, purchases: int, seed: int = 2026) -> Se
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" (SELECT max(id) FROM {table}))"
                 )
+            # What the purchase statement keeps on each link, for rows COPY wrote directly.
+            await conn.execute(
+                """UPDATE referral r SET referee_spend = s.total
+                   FROM (SELECT customer_id, sum(amount - refunded_amount) AS total
+                         FROM purchase GROUP BY customer_id) s
+                   WHERE s.customer_id = r.referee_id"""
+            )
         constrained = time.perf_counter()
         await conn.execute("ANALYZE")
         token = API_TOKEN_PREFIX + "bench" + "x" * 40

@@ -100,6 +100,9 @@ async def insert_purchase(
         ), entry AS (
             INSERT INTO reward_entry (reward_id, kind, delta, status, created_at)
             SELECT id, 'EARNED', amount, 'PENDING', created_at FROM new_reward
+        ), spent AS (
+            UPDATE referral SET referee_spend = referee_spend + $4
+            WHERE referee_id = $2 AND EXISTS (SELECT 1 FROM new_purchase)
         ), version AS (
             UPDATE program SET graph_version = $15
             WHERE id = $1 AND EXISTS (SELECT 1 FROM new_purchase)
@@ -220,9 +223,16 @@ async def update_reward_amounts(
 
 
 async def refund(conn: Connection, purchase_id: int, amount: Decimal) -> None:
-    """Add to a purchase's refunded amount."""
+    """Add to a purchase's refunded amount (and take it off its customer's spend)."""
     await conn.execute(
-        "UPDATE purchase SET refunded_amount = refunded_amount + $2 WHERE id = $1",
+        """
+        WITH refunded AS (
+            UPDATE purchase SET refunded_amount = refunded_amount + $2 WHERE id = $1
+            RETURNING customer_id
+        )
+        UPDATE referral SET referee_spend = referee_spend - $2
+        WHERE referee_id = (SELECT customer_id FROM refunded)
+        """,
         purchase_id,
         amount,
     )

@@ -53,30 +53,32 @@ SELECT
 # the net of their purchases in the range; plus the net of every referred customer's
 # purchases in the range (referredRevenue), whenever they joined.
 _CHANNELS = f"""
-WITH buyers AS (
-    SELECT DISTINCT customer_id FROM purchase
-    WHERE program_id = $1 AND amount > refunded_amount
-), referred AS (
-    SELECT r.channel,
+WITH referred AS (
+    SELECT channel,
            count(*) AS referrals,
-           count(b.customer_id) FILTER (WHERE r.status = 'ACTIVE') AS conversions
-    FROM referral r LEFT JOIN buyers b ON b.customer_id = r.referee_id
-    WHERE r.program_id = $1 AND r.status <> 'REJECTED' AND {_RANGE.format("r.created_at")}
-    GROUP BY r.channel
+           count(*) FILTER (WHERE status = 'ACTIVE' AND referee_spend > 0) AS conversions,
+           sum(referee_spend) AS spend
+    FROM referral
+    WHERE program_id = $1 AND status <> 'REJECTED' AND {_RANGE.format("created_at")}
+    GROUP BY channel
 ), sales AS (
+    -- Only for a range: over all time, the links' spend is the purchases' net already.
     SELECT r.channel,
            sum(p.amount - p.refunded_amount) AS referred,
            coalesce(sum(p.amount - p.refunded_amount)
                     FILTER (WHERE {_RANGE.format("r.created_at")}), 0) AS revenue
     FROM purchase p JOIN referral r ON r.referee_id = p.customer_id
-    WHERE p.program_id = $1 AND r.status <> 'REJECTED' AND {_RANGE.format("p.occurred_at")}
+    WHERE NOT ($2::timestamptz IS NULL AND $3::timestamptz IS NULL)
+      AND p.program_id = $1 AND r.status <> 'REJECTED' AND {_RANGE.format("p.occurred_at")}
     GROUP BY r.channel
 )
 SELECT coalesce(f.channel, s.channel) AS channel,
        coalesce(f.referrals, 0) AS referrals,
        coalesce(f.conversions, 0) AS conversions,
-       coalesce(s.revenue, 0) AS revenue,
-       coalesce(s.referred, 0) AS referred
+       CASE WHEN $2::timestamptz IS NULL AND $3::timestamptz IS NULL
+            THEN coalesce(f.spend, 0) ELSE coalesce(s.revenue, 0) END AS revenue,
+       CASE WHEN $2::timestamptz IS NULL AND $3::timestamptz IS NULL
+            THEN coalesce(f.spend, 0) ELSE coalesce(s.referred, 0) END AS referred
 FROM referred f FULL JOIN sales s ON s.channel = f.channel
 ORDER BY 1
 """
