@@ -165,16 +165,6 @@ async def seed(url: str, customers: int, purchases: int, seed: int = 2026) -> Se
         f"R{i + 1:08d}\t{{program}}\t{i + 1}\tMULTI_USE\t\\N\t{u}\t{joined_text[i]}"
         for i, u in zip(referrers.tolist(), uses.tolist(), strict=True)
     ]
-    # 97% ACTIVE, 2% FLAGGED, 1% REJECTED.
-    status = rng.choice(3, size=referees.size, p=[0.97, 0.02, 0.01]).tolist()
-    statuses = ("ACTIVE", "FLAGGED", "REJECTED")
-    link_lines = [
-        f"{k + 1}\t{{program}}\t{c + 1}\t{p + 1}\tR{p + 1:08d}\t{CHANNELS[channel[c]]}\t"
-        f"{statuses[s]}\t{{}}\t{joined_text[c]}"
-        for k, (c, p, s) in enumerate(
-            zip(referees.tolist(), referrer_index.tolist(), status, strict=True)
-        )
-    ]
     # Purchases: buyers with replacement (some buy often), amounts in whole rupiah thousands.
     buyers = rng.integers(0, n, size=purchases)
     amounts = (rng.lognormal(11.5, 1.0, size=purchases).astype(np.int64) // 1000 + 1) * 1000
@@ -184,6 +174,18 @@ async def seed(url: str, customers: int, purchases: int, seed: int = 2026) -> Se
         f"{k + 1}\t{{program}}\t{b + 1}\to{k + 1:09d}\t{a}\t0\t{t}\t{t}"
         for k, (b, a, t) in enumerate(
             zip(buyers.tolist(), amounts.tolist(), bought_text, strict=True)
+        )
+    ]
+    # What the purchase statement keeps on each link: the referee's spend.
+    spend = np.bincount(buyers, weights=amounts, minlength=n).astype(np.int64).tolist()
+    # 97% ACTIVE, 2% FLAGGED, 1% REJECTED.
+    status = rng.choice(3, size=referees.size, p=[0.97, 0.02, 0.01]).tolist()
+    statuses = ("ACTIVE", "FLAGGED", "REJECTED")
+    link_lines = [
+        f"{k + 1}\t{{program}}\t{c + 1}\t{p + 1}\tR{p + 1:08d}\t{CHANNELS[channel[c]]}\t"
+        f"{statuses[s]}\t{{}}\t{joined_text[c]}\t{spend[c]}"
+        for k, (c, p, s) in enumerate(
+            zip(referees.tolist(), referrer_index.tolist(), status, strict=True)
         )
     ]
     generated = time.perf_counter()
@@ -229,6 +231,7 @@ async def seed(url: str, customers: int, purchases: int, seed: int = 2026) -> Se
                         "status",
                         "fraud_signals",
                         "created_at",
+                        "referee_spend",
                     ],
                     link_lines,
                 ),
@@ -260,13 +263,6 @@ async def seed(url: str, customers: int, purchases: int, seed: int = 2026) -> Se
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" (SELECT max(id) FROM {table}))"
                 )
-            # What the purchase statement keeps on each link, for rows COPY wrote directly.
-            await conn.execute(
-                """UPDATE referral r SET referee_spend = s.total
-                   FROM (SELECT customer_id, sum(amount - refunded_amount) AS total
-                         FROM purchase GROUP BY customer_id) s
-                   WHERE s.customer_id = r.referee_id"""
-            )
         constrained = time.perf_counter()
         await conn.execute("ANALYZE")
         token = API_TOKEN_PREFIX + "bench" + "x" * 40
