@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from rujuk.graph.rankings import Ranking, compute_ranking
 from rujuk.graph.referral_graph import Member
@@ -23,8 +24,13 @@ FRESHNESS_WAIT = 0.25
 class RankingCache:
     """The latest complete ranking of each program, and the recomputation under way."""
 
-    def __init__(self, graphs: GraphStore) -> None:
+    def __init__(
+        self,
+        graphs: GraphStore,
+        compute: Callable[[list[Member], int], Ranking] = compute_ranking,
+    ) -> None:
         self.graphs = graphs
+        self.compute = compute
         self._rankings: dict[int, Ranking] = {}
         self._running: dict[int, asyncio.Task[Ranking]] = {}
 
@@ -57,7 +63,7 @@ class RankingCache:
     async def _compute(self, program_id: int, members: list[Member], version: int) -> Ranking:
         started = time.perf_counter()
         try:
-            ranking = await asyncio.to_thread(compute_ranking, members, version)
+            ranking = await asyncio.to_thread(self.compute, members, version)
         finally:
             self._running.pop(program_id, None)
         # Members may have moved during the computation: it counts for the version it began at.
