@@ -15,6 +15,7 @@ from rujuk.graph.rewards import FrozenReward, purchase_rewards, refunded_amounts
 from rujuk.money import is_valid_amount
 from rujuk.records import Program, Purchase, Reward
 from rujuk.runtime import Runtime
+from rujuk.text import is_clean_text
 
 MAX_ORDER_ID = 200
 
@@ -48,10 +49,10 @@ async def _program(runtime: Runtime, principal: Principal, program_id: int | Non
 
 
 def _check_order_id(order_id: str) -> None:
-    if not 1 <= len(order_id) <= MAX_ORDER_ID or order_id != order_id.strip():
+    if not is_clean_text(order_id, MAX_ORDER_ID) or order_id != order_id.strip():
         raise DomainError(
             "INVALID_INPUT",
-            "orderId must be 1 to 200 characters without surrounding spaces",
+            "orderId must be 1 to 200 characters, no surrounding spaces or control characters",
             ["input", "orderId"],
         )
 
