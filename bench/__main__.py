@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import inprocess, servers
-from bench.database import bench_server, drop_database, fresh_database
+from bench.database import bench_server, fresh_database
 from bench.inprocess import Figure
 from bench.seed import Seeded, seed
 from rujuk import ids
+from rujuk.database import drop_database
 from rujuk.db.pool import create_pool
 
 LEADERBOARD = """query($p: ID!) { leaderboard(programId: $p, metric: PAGERANK, first: 10)

@@ -9,19 +9,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from rujuk.database import ensure_database
+from rujuk.database import database_url_for, ensure_database
 from rujuk.db.embedded import embedded_url, start_embedded
 from rujuk.db.migrator import migrate
 from rujuk.db.pool import connect
 
 BENCH_URL_VARIABLE = "RUJUK_BENCH_DATABASE_URL"
-
-
-def database_url_for(server_url: str, name: str) -> str:
-    """The URL of another database on the same server."""
-    base, _, query = server_url.partition("?")
-    base = base.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{query}" if query else "")
 
 
 @contextlib.contextmanager
@@ -54,13 +47,3 @@ async def fresh_database(server_url: str) -> str:
     finally:
         await conn.close()
     return url
-
-
-async def drop_database(server_url: str, url: str) -> None:
-    """Drop the run's database (its name is the last path segment of url)."""
-    name = url.partition("?")[0].rsplit("/", 1)[1]
-    conn = await connect(server_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()

@@ -17,7 +17,7 @@ import pytest
 
 from rujuk.app import create_app
 from rujuk.config import Settings
-from rujuk.database import ensure_database
+from rujuk.database import database_url_for, drop_database, ensure_database
 from rujuk.db.embedded import embedded_url, start_embedded
 from rujuk.db.migrator import migrate
 from rujuk.db.pool import connect
@@ -43,13 +43,6 @@ def server_url() -> Iterator[str]:
         )
         yield embedded_url(server, "postgres")
         server.cleanup()
-
-
-def database_url_for(server_url: str, name: str) -> str:
-    """The URL of another database on the same server."""
-    base, _, query = server_url.partition("?")
-    base = base.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{query}" if query else "")
 
 
 @pytest.fixture(scope="session")
@@ -79,16 +72,6 @@ async def clone_database(server_url: str, template_url: str) -> str:
     finally:
         await conn.close()
     return database_url_for(server_url, name)
-
-
-async def drop_database(server_url: str, url: str) -> None:
-    """Drop a test's database."""
-    name = url.partition("?")[0].rsplit("/", 1)[1]
-    conn = await connect(server_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture

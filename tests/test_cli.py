@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rujuk.database import ensure_database
+from rujuk.database import database_url_for, drop_database, ensure_database
 from rujuk.db.pool import connect
-from tests.conftest import database_url_for, drop_database
 from tests.fixtures import create_program
 from tests.graphql_client import GraphQLClient
 

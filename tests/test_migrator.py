@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from rujuk.database import database_url_for, drop_database
 from rujuk.db.migrator import available_migrations, migrate
 from rujuk.db.pool import connect
-from tests.conftest import database_url_for, drop_database
 
 
 @pytest.fixture

@@ -45,6 +45,23 @@ async def ensure_database(maintenance_url: str, name: str) -> None:
         await conn.close()
 
 
+def database_url_for(server_url: str, name: str) -> str:
+    """The URL of another database on the same server."""
+    base, _, query = server_url.partition("?")
+    base = base.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+async def drop_database(server_url: str, url: str) -> None:
+    """Drop the database of url (its name is the URL's last path segment)."""
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    conn = await connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 async def _migrate(url: str) -> list[int]:
     conn = await connect(url)
     try:

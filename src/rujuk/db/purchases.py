@@ -11,18 +11,20 @@ from rujuk.db.events import GRAPH_CHANNEL
 from rujuk.db.pool import Connection, Pool
 from rujuk.records import Purchase, Reward
 
-_PURCHASE = "id, program_id, customer_id, order_id, amount, refunded_amount, occurred_at"
-_REWARD = (
+PURCHASE_COLUMNS = "id, program_id, customer_id, order_id, amount, refunded_amount, occurred_at"
+REWARD_COLUMNS = (
     "id, program_id, purchase_id, beneficiary_id, kind, level, rate, tier, first_amount, amount,"
     " status, created_at, available_at, path"
 )
 
 
-def _purchase(row: Any) -> Purchase:
+def purchase_from_row(row: Any) -> Purchase:
+    """A purchase read with PURCHASE_COLUMNS."""
     return Purchase(**{k: row[k] for k in Purchase.__slots__})
 
 
-def _reward(row: Any) -> Reward:
+def reward_from_row(row: Any) -> Reward:
+    """A reward read with REWARD_COLUMNS."""
     values = {k: row[k] for k in Reward.__slots__}
     values["path"] = tuple(values["path"])
     return Reward(**values)
@@ -44,11 +46,11 @@ async def lock_for_order(
     if version is None:
         return None
     row = await conn.fetchrow(
-        f"SELECT {_PURCHASE} FROM purchase WHERE program_id = $1 AND order_id = $2",
+        f"SELECT {PURCHASE_COLUMNS} FROM purchase WHERE program_id = $1 AND order_id = $2",
         program_id,
         order_id,
     )
-    return version, None if row is None else _purchase(row)
+    return version, None if row is None else purchase_from_row(row)
 
 
 async def lock_ledger(conn: Connection, program_id: int) -> int | None:
@@ -169,23 +171,25 @@ async def purchase_rewards(conn: Connection | Pool, purchase_ids: list[int]) -> 
     """The rewards of these purchases as recordPurchase first returned them: commissions
     shallowest level first, then the welcome reward."""
     rows = await conn.fetch(
-        f"""SELECT {_REWARD} FROM reward WHERE purchase_id = ANY($1)
+        f"""SELECT {REWARD_COLUMNS} FROM reward WHERE purchase_id = ANY($1)
             ORDER BY purchase_id, kind = 'REFEREE_WELCOME', level, id""",
         purchase_ids,
     )
-    return [_reward(r) for r in rows]
+    return [reward_from_row(r) for r in rows]
 
 
 async def get_purchases(conn: Connection | Pool, purchase_ids: list[int]) -> list[Purchase]:
     """Purchases by id (missing ids are left out)."""
-    rows = await conn.fetch(f"SELECT {_PURCHASE} FROM purchase WHERE id = ANY($1)", purchase_ids)
-    return [_purchase(r) for r in rows]
+    rows = await conn.fetch(
+        f"SELECT {PURCHASE_COLUMNS} FROM purchase WHERE id = ANY($1)", purchase_ids
+    )
+    return [purchase_from_row(r) for r in rows]
 
 
 async def get_rewards(conn: Connection | Pool, reward_ids: list[int]) -> list[Reward]:
     """Rewards by id (missing ids are left out)."""
-    rows = await conn.fetch(f"SELECT {_REWARD} FROM reward WHERE id = ANY($1)", reward_ids)
-    return [_reward(r) for r in rows]
+    rows = await conn.fetch(f"SELECT {REWARD_COLUMNS} FROM reward WHERE id = ANY($1)", reward_ids)
+    return [reward_from_row(r) for r in rows]
 
 
 async def update_reward_amounts(
@@ -241,11 +245,11 @@ async def refund(conn: Connection, purchase_id: int, amount: Decimal) -> None:
 async def find_purchase(conn: Connection | Pool, program_id: int, order_id: str) -> Purchase | None:
     """A purchase by its order ID."""
     row = await conn.fetchrow(
-        f"SELECT {_PURCHASE} FROM purchase WHERE program_id = $1 AND order_id = $2",
+        f"SELECT {PURCHASE_COLUMNS} FROM purchase WHERE program_id = $1 AND order_id = $2",
         program_id,
         order_id,
     )
-    return None if row is None else _purchase(row)
+    return None if row is None else purchase_from_row(row)
 
 
 async def settle(conn: Connection | Pool, program_id: int, as_of: datetime) -> tuple[int, Decimal]:
@@ -299,7 +303,7 @@ async def rewards_of(
 ) -> tuple[list[Reward], int]:
     """A customer's rewards, newest first, after a keyset cursor; and how many match in all."""
     rows = await conn.fetch(
-        f"""SELECT {_REWARD} FROM reward
+        f"""SELECT {REWARD_COLUMNS} FROM reward
             WHERE beneficiary_id = $1 AND ($2::text IS NULL OR status = $2)
               AND ($4::bigint IS NULL OR id < $4)
             ORDER BY id DESC LIMIT $3""",
@@ -314,7 +318,7 @@ async def rewards_of(
         beneficiary_id,
         status,
     )
-    return [_reward(r) for r in rows], int(total)
+    return [reward_from_row(r) for r in rows], int(total)
 
 
 async def balance(
