@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sys
+import asyncio
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,11 +11,15 @@ import httpx
 import pytest
 
 from tests.fixtures import CREATE_PROGRAM, DEFAULT_TIERS, REGISTER
-from tests.servers import running_server
+from tests.servers import (
+    free_port,
+    rujuk_command,
+    running_server,
+    server_environment,
+    wait_healthy,
+)
 
-RUJUK = Path(sys.executable).parent / "rujuk"
 ADMIN = "server-test-admin-token-0123456789"
-START_TIMEOUT = 60.0
 
 
 @pytest.fixture
@@ -90,3 +95,28 @@ async def test_serve_answers_graphql_over_real_http(served: str) -> None:
         page = await client.get("/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200
         assert "text/html" in page.headers["content-type"]
+
+
+async def test_embedded_postgres_stops_with_the_server(tmp_path: Path) -> None:
+    """No DATABASE_URL: rujuk runs its own PostgreSQL and stops it on SIGTERM, even after an
+    earlier server was killed without a chance to clean up.
+    """
+    data = tmp_path / "data"
+    environ = server_environment("", ADMIN, data)
+    del environ["DATABASE_URL"]
+    pgdata = data / "pgdata"
+    for attempt in ("killed", "terminated"):
+        port = free_port()
+        log_path = tmp_path / f"{attempt}.log"
+        with log_path.open("wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                *rujuk_command("serve", "--port", str(port)), env=environ, stdout=log, stderr=log
+            )
+            await wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
+            if attempt == "killed":
+                process.kill()
+            else:
+                process.terminate()
+            await asyncio.wait_for(process.wait(), timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert not (pgdata / "postmaster.pid").exists(), "the embedded PostgreSQL still runs"

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -84,6 +85,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.embedded:
         os.environ[EMBEDDED_WORKERS] = "1"
     base = f"http://{args.host}:{args.port}"
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; exiting through Python
+    # (not the signal's default action) lets the embedded PostgreSQL stop with us.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     print(f"rujuk: GraphiQL at {base}/graphql", flush=True)
     if token is not None:
         print(f"rujuk: admin token (header Authorization: Bearer ...): {token}", flush=True)
@@ -97,6 +101,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         ws="websockets-sansio",
     )
     return 0
+
+
+def _exit_on_sigterm(_signal: int, _frame: object) -> None:
+    raise SystemExit(128 + signal.SIGTERM)
 
 
 async def _prepare(settings: Settings, url: str, *, seed_demo: bool) -> str | None:

