@@ -30,8 +30,3 @@ def is_valid_amount(amount: Decimal, currency: str) -> bool:
         )
     except InvalidOperation:
         return False
-
-
-def normalize_money(amount: Decimal, currency: str) -> Decimal:
-    """The amount at the currency's exact scale, e.g. 125000 for IDR, 12.50 for USD."""
-    return amount.quantize(minor_unit(currency))
