@@ -10,6 +10,7 @@ from rujuk.db import tokens as token_queries
 from rujuk.db.pool import Pool, create_pool
 from rujuk.graph import GraphStore
 from rujuk.graph.ranking_cache import RankingCache
+from rujuk.services.purchase_writer import PurchaseWriter
 
 
 @dataclass(slots=True)
@@ -23,6 +24,7 @@ class Runtime:
     signing_key: bytes
     rankings: RankingCache
     callers: CallerCache
+    purchase_writer: PurchaseWriter
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
@@ -40,7 +42,16 @@ class Runtime:
         pool = await create_pool(database_url, min_size=1)
         graphs = GraphStore(pool)
         key = await token_queries.signing_key(pool)
-        return cls(settings, database_url, pool, graphs, key, RankingCache(graphs), CallerCache())
+        return cls(
+            settings,
+            database_url,
+            pool,
+            graphs,
+            key,
+            RankingCache(graphs),
+            CallerCache(),
+            PurchaseWriter(pool, graphs),
+        )
 
     async def close(self) -> None:
         """Stop listening and close the pool."""

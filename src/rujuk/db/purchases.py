@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -61,110 +62,155 @@ async def lock_ledger(conn: Connection, program_id: int) -> int | None:
     return version
 
 
-async def insert_purchase(
-    conn: Connection,
-    *,
-    program_id: int,
-    customer_id: int,
-    order_id: str,
-    amount: Decimal,
-    occurred_at: datetime,
-    created_at: datetime,
-    available_at: datetime,
-    rewards: Sequence[tuple[int, str, int, Decimal | None, str | None, Decimal, tuple[int, ...]]],
-    version: int,
-) -> tuple[Purchase, list[Reward]] | None:
-    """Store a purchase, its rewards, their EARNED entries and the graph event: one statement.
+RewardRow = tuple[int, str, int, Decimal | None, str | None, Decimal, tuple[int, ...]]
 
-    rewards holds (beneficiary, kind, level, rate, tier, amount, path). The caller holds the
-    program's lock (lock_ledger) and passes its graph version + 1. None, and nothing written,
-    when the program already has this order: the unique key sees even a purchase committed
-    after this transaction's snapshot was taken.
+
+@dataclass(frozen=True, slots=True)
+class NewPurchase:
+    """A purchase to store, with its rewards as (beneficiary, kind, level, rate, tier,
+    amount, path)."""
+
+    customer_id: int
+    order_id: str
+    amount: Decimal
+    occurred_at: datetime
+    available_at: datetime
+    rewards: Sequence[RewardRow]
+
+
+async def insert_purchases(
+    conn: Connection,
+    program_id: int,
+    purchases: Sequence[NewPurchase],
+    *,
+    created_at: datetime,
+    first_version: int,
+) -> list[tuple[Purchase, list[Reward]]] | None:
+    """Store purchases, their rewards, EARNED entries and graph events: one statement that
+    locks the program, so it may run alone (autocommit) or inside a transaction.
+
+    The purchases become graph versions first_version, first_version + 1, ... in the given
+    order, and only if the program's graph is at first_version - 1 once locked: otherwise
+    nothing is written and the result is None (somebody else wrote since the caller read
+    the graph). An order recorded already fails the statement on the unique key.
     """
+    rewards = [(p.order_id, r) for p in purchases for r in p.rewards]
+    last_version = first_version + len(purchases) - 1
     rows = await conn.fetch(
         """
-        WITH new_purchase AS (
+        WITH locked AS (
+            SELECT graph_version FROM program WHERE id = $1 FOR UPDATE
+        ), input AS (
+            SELECT * FROM unnest($2::bigint[], $3::text[], $4::numeric[], $5::timestamptz[],
+                                 $6::timestamptz[])
+                   WITH ORDINALITY AS p(customer, order_id, amount, occurred_at, available_at,
+                                        position)
+        ), new_purchase AS (
             INSERT INTO purchase (program_id, customer_id, order_id, amount, occurred_at,
                                   created_at)
-            VALUES ($1, $2, $3, $4, $5, $6)
-            ON CONFLICT (program_id, order_id) DO NOTHING
-            RETURNING id
+            SELECT $1, customer, order_id, amount, occurred_at, $7 FROM input
+            WHERE (SELECT graph_version FROM locked) = $16 - 1
+            ORDER BY position
+            RETURNING id, order_id
         ), new_reward AS (
             INSERT INTO reward (program_id, purchase_id, beneficiary_id, kind, level, rate, tier,
                                 first_amount, amount, status, created_at, available_at, path)
             SELECT $1, new_purchase.id, d.beneficiary, d.kind, d.level, d.rate, d.tier,
-                   d.amount, d.amount, 'PENDING', $6, $7, string_to_array(d.path, ',')::bigint[]
-            FROM new_purchase,
-                 unnest($8::bigint[], $9::text[], $10::int[], $11::numeric[], $12::text[],
-                        $13::numeric[], $14::text[])
-                   AS d(beneficiary, kind, level, rate, tier, amount, path)
-            RETURNING id, beneficiary_id, kind, amount, created_at
+                   d.amount, d.amount, 'PENDING', $7, input.available_at,
+                   string_to_array(d.path, ',')::bigint[]
+            FROM unnest($8::text[], $9::bigint[], $10::text[], $11::int[], $12::numeric[],
+                        $13::text[], $14::numeric[], $15::text[])
+                   AS d(order_id, beneficiary, kind, level, rate, tier, amount, path)
+            JOIN new_purchase USING (order_id)
+            JOIN input USING (order_id)
+            RETURNING id, purchase_id, kind, level, amount, created_at
         ), entry AS (
             INSERT INTO reward_entry (reward_id, kind, delta, status, created_at)
             SELECT id, 'EARNED', amount, 'PENDING', created_at FROM new_reward
         ), spent AS (
-            UPDATE referral SET referee_spend = referee_spend + $4
-            WHERE referee_id = $2 AND EXISTS (SELECT 1 FROM new_purchase)
+            UPDATE referral SET referee_spend = referee_spend + bought.amount
+            FROM (SELECT customer, sum(amount) AS amount FROM input
+                  WHERE EXISTS (SELECT 1 FROM new_purchase) GROUP BY customer) AS bought
+            WHERE referee_id = bought.customer
         ), version AS (
-            UPDATE program SET graph_version = $15
+            UPDATE program SET graph_version = $18
             WHERE id = $1 AND EXISTS (SELECT 1 FROM new_purchase)
         ), event AS (
             INSERT INTO graph_event (program_id, version, kind, payload)
-            SELECT $1, $15, 'purchase_recorded',
-                   jsonb_build_object('customer_id', $2::bigint, 'purchase_id', new_purchase.id,
-                                      'delta', $4::numeric::text)
-            FROM new_purchase
+            SELECT $1, $16 + input.position - 1, 'purchase_recorded',
+                   jsonb_build_object('customer_id', input.customer,
+                                      'purchase_id', new_purchase.id,
+                                      'delta', input.amount::text)
+            FROM input JOIN new_purchase USING (order_id)
         ), notify AS (
-            SELECT pg_notify($16, $1::text || ':' || $15::text) FROM new_purchase
+            SELECT pg_notify($17, $1::text || ':' || $18::text)
+            WHERE EXISTS (SELECT 1 FROM new_purchase)
         )
-        SELECT new_purchase.id AS purchase_id, r.id, r.beneficiary_id, r.kind
+        SELECT new_purchase.order_id, new_purchase.id AS purchase_id, r.id, r.kind, r.level
         FROM new_purchase
         CROSS JOIN notify
-        LEFT JOIN new_reward r ON true
+        LEFT JOIN new_reward r ON r.purchase_id = new_purchase.id
         """,
         program_id,
-        customer_id,
-        order_id,
-        amount,
-        occurred_at,
+        [p.customer_id for p in purchases],
+        [p.order_id for p in purchases],
+        [p.amount for p in purchases],
+        [p.occurred_at for p in purchases],
+        [p.available_at for p in purchases],
         created_at,
-        available_at,
-        [r[0] for r in rewards],
-        [r[1] for r in rewards],
-        [r[2] for r in rewards],
-        [r[3] for r in rewards],
-        [r[4] for r in rewards],
-        [r[5] for r in rewards],
-        [",".join(map(str, r[6])) for r in rewards],
-        version,
+        [order_id for order_id, _ in rewards],
+        [r[0] for _, r in rewards],
+        [r[1] for _, r in rewards],
+        [r[2] for _, r in rewards],
+        [r[3] for _, r in rewards],
+        [r[4] for _, r in rewards],
+        [r[5] for _, r in rewards],
+        [",".join(map(str, r[6])) for _, r in rewards],
+        first_version,
         GRAPH_CHANNEL,
+        last_version,
     )
     if not rows:
         return None
-    purchase_id = rows[0]["purchase_id"]
-    reward_ids = {(r["beneficiary_id"], r["kind"]): r["id"] for r in rows if r["id"] is not None}
-    purchase = Purchase(
-        purchase_id, program_id, customer_id, order_id, amount, Decimal(0), occurred_at
-    )
-    return purchase, [
-        Reward(
-            id=reward_ids[(beneficiary, kind)],
-            program_id=program_id,
-            purchase_id=purchase_id,
-            beneficiary_id=beneficiary,
-            kind=kind,
-            level=level,
-            rate=rate,
-            tier=tier,
-            first_amount=paid,
-            amount=paid,
-            status="PENDING",
-            created_at=created_at,
-            available_at=available_at,
-            path=path,
+    purchase_ids = {row["order_id"]: row["purchase_id"] for row in rows}
+    reward_ids = {
+        (row["purchase_id"], row["kind"], row["level"]): row["id"]
+        for row in rows
+        if row["id"] is not None
+    }
+    if len(purchase_ids) != len(purchases) or len(reward_ids) != len(rewards):
+        raise RuntimeError("the purchase insert stored something other than what it was given")
+    stored = []
+    for p in purchases:
+        purchase_id = purchase_ids[p.order_id]
+        purchase = Purchase(
+            purchase_id, program_id, p.customer_id, p.order_id, p.amount, Decimal(0), p.occurred_at
         )
-        for beneficiary, kind, level, rate, tier, paid, path in rewards
-    ]
+        stored.append(
+            (
+                purchase,
+                [
+                    Reward(
+                        id=reward_ids[(purchase_id, kind, level)],
+                        program_id=program_id,
+                        purchase_id=purchase_id,
+                        beneficiary_id=beneficiary,
+                        kind=kind,
+                        level=level,
+                        rate=rate,
+                        tier=tier,
+                        first_amount=paid,
+                        amount=paid,
+                        status="PENDING",
+                        created_at=created_at,
+                        available_at=p.available_at,
+                        path=path,
+                    )
+                    for beneficiary, kind, level, rate, tier, paid, path in p.rewards
+                ],
+            )
+        )
+    return stored
 
 
 async def purchase_rewards(conn: Connection | Pool, purchase_ids: list[int]) -> list[Reward]:
@@ -242,14 +288,16 @@ async def refund(conn: Connection, purchase_id: int, amount: Decimal) -> None:
     )
 
 
-async def find_purchase(conn: Connection | Pool, program_id: int, order_id: str) -> Purchase | None:
-    """A purchase by its order ID."""
-    row = await conn.fetchrow(
-        f"SELECT {PURCHASE_COLUMNS} FROM purchase WHERE program_id = $1 AND order_id = $2",
+async def find_purchases(
+    conn: Connection | Pool, program_id: int, order_ids: Sequence[str]
+) -> dict[str, Purchase]:
+    """The program's purchases with these order IDs, by order ID (unknown ones left out)."""
+    rows = await conn.fetch(
+        f"SELECT {PURCHASE_COLUMNS} FROM purchase WHERE program_id = $1 AND order_id = ANY($2)",
         program_id,
-        order_id,
+        order_ids,
     )
-    return None if row is None else purchase_from_row(row)
+    return {row["order_id"]: purchase_from_row(row) for row in rows}
 
 
 async def settle(conn: Connection | Pool, program_id: int, as_of: datetime) -> tuple[int, Decimal]:

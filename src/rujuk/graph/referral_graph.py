@@ -192,13 +192,14 @@ class ReferralGraph:
         if member.has_effective_referrer:
             self._spread(member, +1)
 
-    def record_spend(self, customer_id: int, delta: Decimal, *, purchase: bool) -> None:
-        """A purchase (delta > 0, purchase=True) or a refund (delta < 0) of the customer."""
+    def record_spend(self, customer_id: int, delta: Decimal, *, purchases: int) -> None:
+        """The customer's spend moved by delta and its purchase count by purchases: a
+        purchase (+amount, 1), a refund (-amount, 0), or a purchase taken back (-amount, -1).
+        """
         member = self.members[customer_id]
         was_qualified = member.qualified
         member.spend += delta
-        if purchase:
-            member.purchases += 1
+        member.purchases += purchases
         if member.has_effective_referrer and member.qualified != was_qualified:
             assert member.referrer is not None
             self.members[member.referrer].qualified_referrals += 1 if member.qualified else -1

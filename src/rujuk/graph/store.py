@@ -12,7 +12,7 @@ import contextlib
 import gc
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -164,9 +164,9 @@ class GraphStore:
                 )
             )
         elif kind == "purchase_recorded":
-            graph.record_spend(payload["customer_id"], Decimal(payload["delta"]), purchase=True)
+            graph.record_spend(payload["customer_id"], Decimal(payload["delta"]), purchases=1)
         elif kind == "purchase_refunded":
-            graph.record_spend(payload["customer_id"], -Decimal(payload["delta"]), purchase=False)
+            graph.record_spend(payload["customer_id"], -Decimal(payload["delta"]), purchases=0)
         elif kind == "referral_reviewed":
             graph.set_link_status(payload["referee_id"], payload["status"])
         elif kind == "customer_erased":
@@ -260,32 +260,39 @@ def _members_by_program(
 
 
 class GraphWrite:
-    """One graph write of this process, announced once its version is known (under the
-    program's lock) and settled when applied, or when the write fails.
+    """One graph write of this process (one or more consecutive versions), announced once
+    its versions are known (under the program's lock) and settled when applied, or when
+    the write fails.
     """
 
     def __init__(self, store: GraphStore, program_id: int) -> None:
         self.store = store
         self.program_id = program_id
-        self.version: int | None = None
+        self.versions: list[int] = []
 
     def expect(self, version: int) -> None:
-        """The write will commit as this version of the program's graph."""
-        self.version = version
+        """The write will commit this version of the program's graph (the next after any
+        announced before)."""
+        self.versions.append(version)
         loop = asyncio.get_running_loop()
         self.store._in_flight[(self.program_id, version)] = loop.create_future()
 
     async def committed(self, kind: str, payload: dict[str, Any]) -> None:
-        """The write committed: apply it to the graph."""
-        assert self.version is not None
-        await self.store.committed(self.program_id, self.version, kind, payload)
+        """The write of one version committed: apply it to the graph."""
+        await self.committed_all([(kind, payload)])
+
+    async def committed_all(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """The write committed: apply its events, one per announced version, in order."""
+        assert len(events) == len(self.versions)
+        for version, (kind, payload) in zip(self.versions, events, strict=True):
+            await self.store.committed(self.program_id, version, kind, payload)
 
     async def __aenter__(self) -> GraphWrite:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        if self.version is not None:
-            self.store._settle(self.program_id, self.version)
+        for version in self.versions:
+            self.store._settle(self.program_id, version)
 
 
 # How long a writer waits for this process's previous write to be applied before reading

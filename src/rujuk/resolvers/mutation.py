@@ -47,6 +47,7 @@ from rujuk.schema.types import (
     Reward,
 )
 from rujuk.services import programs, purchases, referral_codes, registration, reviews, tokens
+from rujuk.services.purchase_writer import PurchaseResult
 
 T = TypeVar("T")
 
@@ -256,7 +257,7 @@ class Mutation:
         return CustomerPayload(customer=Customer.of(result))
 
 
-def purchase_payload(result: purchases.PurchaseResult | UserError) -> PurchasePayload:
+def purchase_payload(result: PurchaseResult | UserError) -> PurchasePayload:
     """The payload of recordPurchase and refundPurchase."""
     if isinstance(result, UserError):
         return PurchasePayload(user_errors=[result])

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from rujuk.access import Principal
 from rujuk.db import events as event_queries
 from rujuk.db import purchases as purchase_queries
-from rujuk.db.pool import Connection
 from rujuk.errors import DomainError
-from rujuk.graph.rewards import FrozenReward, purchase_rewards, refunded_amounts
+from rujuk.graph.rewards import FrozenReward, refunded_amounts
 from rujuk.money import is_valid_amount
-from rujuk.records import Program, Purchase, Reward
+from rujuk.records import Program
 from rujuk.runtime import Runtime
+from rujuk.services.purchase_writer import PendingPurchase, PurchaseResult
 from rujuk.text import is_clean_text
 
 MAX_ORDER_ID = 200
@@ -29,14 +29,6 @@ class PurchaseRequest:
     order_id: str
     amount: Decimal
     occurred_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class PurchaseResult:
-    """A purchase and the rewards it created (or, replayed, its rewards as they stand)."""
-
-    purchase: Purchase
-    rewards: list[Reward]
 
 
 async def _program(runtime: Runtime, principal: Principal, program_id: int | None) -> Program:
@@ -69,66 +61,13 @@ async def record_purchase(
             f"amount must be above 0 with at most the decimals of {program.currency}",
             ["input", "amount"],
         )
-    now = datetime.now(UTC)
-    occurred_at = request.occurred_at or now
-    async with runtime.pool.acquire() as conn, runtime.graphs.write(program.id) as write:
-        async with conn.transaction():
-            version = await purchase_queries.lock_ledger(conn, program.id)
-            assert version is not None  # the program exists: it was cached from the database
-            graph = await runtime.graphs.catch_up_to(program.id, version, conn)
-            customer_id = graph.by_external_id.get(request.customer_external_id)
-            if customer_id is None:
-                existing = await purchase_queries.find_purchase(conn, program.id, request.order_id)
-                if existing is not None:
-                    return await _replay(conn, existing, customer_id, request)
-                raise DomainError(
-                    "UNKNOWN_CUSTOMER",
-                    "no customer with this externalId in the program",
-                    ["input", "customerExternalId"],
-                )
-            drafts = purchase_rewards(graph, program, customer_id, request.amount)
-            write.expect(version + 1)
-            inserted = await purchase_queries.insert_purchase(
-                conn,
-                program_id=program.id,
-                customer_id=customer_id,
-                order_id=request.order_id,
-                amount=request.amount,
-                occurred_at=occurred_at,
-                created_at=now,
-                available_at=occurred_at + timedelta(days=program.hold_days),
-                rewards=[
-                    (d.beneficiary_id, d.kind, d.level, d.rate, d.tier, d.amount, d.path)
-                    for d in drafts
-                ],
-                version=version + 1,
-            )
-            if inserted is None:
-                # A replay: the order is recorded already (and so nothing was written).
-                existing = await purchase_queries.find_purchase(conn, program.id, request.order_id)
-                assert existing is not None
-                return await _replay(conn, existing, customer_id, request)
-            purchase, rewards = inserted
-        payload = {
-            "customer_id": customer_id,
-            "purchase_id": purchase.id,
-            "delta": str(request.amount),
-        }
-        await write.committed("purchase_recorded", payload)
-    return PurchaseResult(purchase, rewards)
-
-
-async def _replay(
-    conn: Connection, existing: Purchase, customer_id: int | None, request: PurchaseRequest
-) -> PurchaseResult:
-    """The same orderId again: the first result if customer and amount match."""
-    if existing.customer_id != customer_id or existing.amount != request.amount:
-        raise DomainError(
-            "ORDER_CONFLICT",
-            "this orderId was recorded with another customer or amount",
-            ["input", "orderId"],
-        )
-    return PurchaseResult(existing, await purchase_queries.purchase_rewards(conn, [existing.id]))
+    pending = PendingPurchase(
+        customer_external_id=request.customer_external_id,
+        order_id=request.order_id,
+        amount=request.amount,
+        occurred_at=request.occurred_at or datetime.now(UTC),
+    )
+    return await runtime.purchase_writer.record(program, pending)
 
 
 async def refund_purchase(
