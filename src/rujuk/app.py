@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -106,7 +106,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             request=request,
             caller=caller,
             response=response,
-            request_id=uuid.uuid4().hex[:16],
+            request_id=os.urandom(8).hex(),
             rate_limiter=self.rate_limiter,
         )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property, partial
 from typing import Any
 
 from starlette.requests import Request
@@ -14,7 +15,9 @@ from rujuk.errors import RequestError
 from rujuk.rate_limit import RateLimiter
 from rujuk.records import Customer, Program, Purchase, Referral, ReferralCode, Reward
 from rujuk.runtime import Runtime
-from rujuk.services import customers, programs, rewards
+from rujuk.services import customers as customer_service
+from rujuk.services import programs as program_service
+from rujuk.services import rewards as reward_service
 
 
 @dataclass
@@ -30,45 +33,42 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # The worker's rate limiter (None: unlimited), shared by every request of the process.
     rate_limiter: RateLimiter | None = None
-    customers: DataLoader[int, Customer | None] = field(init=False)
-    referrals: DataLoader[int, Referral | None] = field(init=False)
-    codes: DataLoader[int, list[ReferralCode]] = field(init=False)
-    programs: DataLoader[int, Program | None] = field(init=False)
-    purchases: DataLoader[int, Purchase | None] = field(init=False)
-    purchase_rewards: DataLoader[int, list[Reward]] = field(init=False)
-    balances: DataLoader[int, rewards.Balance] = field(init=False)
 
-    def __post_init__(self) -> None:
-        runtime = self.runtime
+    # Batch loaders, made on first use: most requests need one or none of them.
+    @cached_property
+    def customers(self) -> DataLoader[int, Customer | None]:
+        """Customers by id."""
+        return DataLoader(load_fn=partial(customer_service.load_customers, self.runtime))
 
-        async def load_customers(ids: list[int]) -> list[Customer | None]:
-            return await customers.load_customers(runtime, ids)
+    @cached_property
+    def referrals(self) -> DataLoader[int, Referral | None]:
+        """Each customer's link to its referrer, by referee id."""
+        return DataLoader(load_fn=partial(customer_service.load_referrals, self.runtime))
 
-        async def load_referrals(ids: list[int]) -> list[Referral | None]:
-            return await customers.load_referrals(runtime, ids)
+    @cached_property
+    def codes(self) -> DataLoader[int, list[ReferralCode]]:
+        """Each customer's referral codes, by customer id."""
+        return DataLoader(load_fn=partial(customer_service.load_codes, self.runtime))
 
-        async def load_codes(ids: list[int]) -> list[list[ReferralCode]]:
-            return await customers.load_codes(runtime, ids)
+    @cached_property
+    def programs(self) -> DataLoader[int, Program | None]:
+        """Programs by id."""
+        return DataLoader(load_fn=partial(program_service.load_programs, self.runtime))
 
-        async def load_programs(ids: list[int]) -> list[Program | None]:
-            return await programs.load_programs(runtime, ids)
+    @cached_property
+    def purchases(self) -> DataLoader[int, Purchase | None]:
+        """Purchases by id."""
+        return DataLoader(load_fn=partial(reward_service.load_purchases, self.runtime))
 
-        async def load_purchases(ids: list[int]) -> list[Purchase | None]:
-            return await rewards.load_purchases(runtime, ids)
+    @cached_property
+    def purchase_rewards(self) -> DataLoader[int, list[Reward]]:
+        """Each purchase's rewards, by purchase id."""
+        return DataLoader(load_fn=partial(reward_service.load_purchase_rewards, self.runtime))
 
-        async def load_purchase_rewards(ids: list[int]) -> list[list[Reward]]:
-            return await rewards.load_purchase_rewards(runtime, ids)
-
-        async def load_balances(ids: list[int]) -> list[rewards.Balance]:
-            return await rewards.balances(runtime, ids)
-
-        self.purchases = DataLoader(load_fn=load_purchases)
-        self.purchase_rewards = DataLoader(load_fn=load_purchase_rewards)
-        self.balances = DataLoader(load_fn=load_balances)
-        self.customers = DataLoader(load_fn=load_customers)
-        self.referrals = DataLoader(load_fn=load_referrals)
-        self.codes = DataLoader(load_fn=load_codes)
-        self.programs = DataLoader(load_fn=load_programs)
+    @cached_property
+    def balances(self) -> DataLoader[int, reward_service.Balance]:
+        """Each customer's balance, by customer id."""
+        return DataLoader(load_fn=partial(reward_service.balances, self.runtime))
 
     @property
     def rate_key(self) -> str:

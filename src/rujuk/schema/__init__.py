@@ -9,6 +9,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.types import ExecutionContext
 
+from rujuk.schema.chain import ExtensionChain
 from rujuk.schema.cost import DocumentShape, QueryCost, QueryLength
 from rujuk.schema.errors import ErrorCodes
 from rujuk.schema.scalars import SCALAR_OVERRIDES
@@ -38,17 +39,20 @@ def build_schema() -> RujukSchema:
     from rujuk.resolvers.query import Query
     from rujuk.resolvers.subscription import Subscription
 
-    extensions: list[Any] = [
-        ErrorCodes,
-        lambda: QueryLength(MAX_QUERY_LENGTH),
-        lambda: ParserCache(maxsize=CACHE_SIZE),
-        # Depth and aliases are checked before validation, not as validation rules: that
-        # keeps the validation cache's key (the rules) the same for every request, and the
-        # measure linear in the document (see DocumentShape).
-        lambda: DocumentShape(CACHE_SIZE, max_depth=MAX_DEPTH, max_aliases=MAX_ALIASES),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        QueryCost,
-    ]
+    def guards() -> ExtensionChain:
+        return ExtensionChain(
+            ErrorCodes(),
+            QueryLength(MAX_QUERY_LENGTH),
+            ParserCache(maxsize=CACHE_SIZE),
+            # Depth and aliases are checked before validation, not as validation rules:
+            # that keeps the validation cache's key (the rules) the same for every request,
+            # and the measure linear in the document (see DocumentShape).
+            DocumentShape(CACHE_SIZE, max_depth=MAX_DEPTH, max_aliases=MAX_ALIASES),
+            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            QueryCost(),
+        )
+
+    extensions: list[Any] = [guards]
     return RujukSchema(
         query=Query,
         mutation=Mutation,
