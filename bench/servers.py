@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -103,9 +104,21 @@ def load(
     duration: float = 10.0,
     concurrency: int = 32,
 ) -> dict[str, float]:
-    """Run bench.loadgen in its own process; its JSON summary."""
-    result = subprocess.run(
-        [
+    """Closed-loop load from its own process: wrk with bench/purchase.lua where installed
+    (a C client leaves the two cores to the server), else bench.loadgen. Its JSON summary."""
+    wrk = shutil.which("wrk")
+    if wrk is not None:
+        command = [
+            wrk,
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{duration:g}s",
+            "-s",
+            str(ROOT / "bench" / "purchase.lua"),
+            f"http://127.0.0.1:{port}{path}",
+        ]
+    else:
+        command = [
             sys.executable,
             "-m",
             "bench.loadgen",
@@ -127,12 +140,24 @@ def load(
             str(duration),
             "--concurrency",
             str(concurrency),
-        ],
+        ]
+    environment = {
+        **os.environ,
+        "BENCH_KIND": kind,
+        "BENCH_PROGRAM": program,
+        "BENCH_TOKEN": token,
+        "BENCH_CUSTOMERS": str(len(externals)),
+        "BENCH_RUN": run,
+    }
+    result = subprocess.run(
+        command,
         cwd=ROOT,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=duration + 120,
         check=True,
     )
     summary: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    summary["client"] = 1.0 if wrk is not None else 0.0
     return summary

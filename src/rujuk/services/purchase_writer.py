@@ -46,6 +46,11 @@ class PurchaseResult:
     rewards: list[Reward]
 
 
+# Tries of the one-statement path before taking the lock for the whole transaction; more
+# than one only helps when other workers write to the same program.
+UNLOCKED_ATTEMPTS = 2
+
+
 class PurchaseWriter:
     """Records purchases exactly once per (program, orderId), in group commits."""
 
@@ -64,10 +69,14 @@ class PurchaseWriter:
         program = await self._graphs.program(program_id)
         assert program is not None  # record() was given it
         now = datetime.now(UTC)
-        outcomes = await self._commit_unlocked(program, pending, now)
-        if outcomes is None:
-            outcomes = await self._commit_locked(program, pending, now)
-        return outcomes
+        for attempt in range(UNLOCKED_ATTEMPTS):
+            if attempt:
+                # Another worker wrote since: apply its events and price again.
+                await self._graphs.catch_up(program_id)
+            outcomes = await self._commit_unlocked(program, pending, now)
+            if outcomes is not None:
+                return outcomes
+        return await self._commit_locked(program, pending, now)
 
     async def _commit_unlocked(
         self, program: Program, pending: Sequence[PendingPurchase], now: datetime

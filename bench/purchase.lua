@@ -1,0 +1,67 @@
+-- wrk script: the load of bench/loadgen.py from C, so the client takes little of the two
+-- cores it shares with the server and PostgreSQL. One thread (the order counter is per
+-- thread), keep-alive connections, each sending its next request when the last is answered.
+-- Configured by the environment: BENCH_KIND (graphql-purchase | plain-purchase),
+-- BENCH_PROGRAM, BENCH_TOKEN, BENCH_CUSTOMERS, BENCH_RUN. Prints one JSON line.
+
+local kind = os.getenv("BENCH_KIND")
+local program = os.getenv("BENCH_PROGRAM") or ""
+local token = os.getenv("BENCH_TOKEN") or ""
+local customers = tonumber(os.getenv("BENCH_CUSTOMERS"))
+local run = os.getenv("BENCH_RUN")
+local query = "mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) "
+  .. "{ purchase { id } rewards { amount } userErrors { code } } }"
+
+local counter = 0
+errors = 0
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  wrk.headers["Content-Type"] = "application/json"
+  if token ~= "" then
+    wrk.headers["Authorization"] = "Bearer " .. token
+  end
+end
+
+function request()
+  local k = counter
+  counter = counter + 1
+  -- The seeded externalIds are c00000001..cNNNNNNNN: spread the buyers over all of them.
+  local customer = (k % 20000) * 7919 % customers + 1
+  local body
+  if kind == "graphql-purchase" then
+    body = string.format(
+      '{"query":"%s","variables":{"i":{"programId":"%s","customerExternalId":"c%08d",'
+        .. '"orderId":"%s-%d","amount":"150000"}}}',
+      query, program, customer, run, k)
+  else
+    body = string.format(
+      '{"customer_id":%d,"order_id":"%s-%d","amount":"150000"}', customer, run, k)
+  end
+  return wrk.format("POST", nil, nil, body)
+end
+
+function response(status, headers, body)
+  -- GraphQL answers 200 with "errors" or userErrors when it refuses.
+  if status ~= 200 or body:find('"errors"', 1, true) or body:find('"code"', 1, true) then
+    errors = errors + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local failed = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout
+  for _, thread in ipairs(threads) do
+    failed = failed + thread:get("errors")
+  end
+  local seconds = summary.duration / 1e6
+  io.write(string.format(
+    '{"requests": %d, "errors": %d, "seconds": %.3f, "rps": %.1f, "p50_ms": %.2f, '
+      .. '"p99_ms": %.2f}\n',
+    summary.requests, failed, seconds, summary.requests / seconds,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
