@@ -57,11 +57,11 @@ class PurchaseWriter:
     def __init__(self, pool: Pool, graphs: GraphStore) -> None:
         self._pool = pool
         self._graphs = graphs
-        self._batches: GroupCommit[int, PendingPurchase, PurchaseResult] = GroupCommit(self._commit)
+        self.batches: GroupCommit[int, PendingPurchase, PurchaseResult] = GroupCommit(self._commit)
 
     async def record(self, program: Program, purchase: PendingPurchase) -> PurchaseResult:
         """Record the purchase and pay its rewards; raises DomainError for this purchase."""
-        return await self._batches.submit(program.id, purchase)
+        return await self.batches.submit(program.id, purchase)
 
     async def _commit(
         self, program_id: int, pending: Sequence[PendingPurchase]

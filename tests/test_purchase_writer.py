@@ -1,0 +1,58 @@
+"""Group commit of purchases through GraphQL: a burst shares transactions, and each call
+gets what it would have got alone, in arrival order."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.fixtures import chain, create_program
+from tests.graphql_client import GraphQLClient
+from tests.ledger import customer, record
+
+
+def error_codes(payload: dict[str, Any]) -> list[str]:
+    return [e["code"] for e in payload["userErrors"]]
+
+
+async def test_a_burst_is_grouped_and_each_call_gets_its_own_answer(
+    app: Any, gql: GraphQLClient
+) -> None:
+    program = await create_program(gql, refereeReward="500")
+    pid = program["id"]
+    await chain(gql, pid, 3)
+    writer = app.state.runtime.purchase_writer.batches
+    commits_before, items_before = writer.commits, writer.items
+    calls = [
+        ("c2", "same", "1000"),
+        ("c2", "same", "1000"),  # a retry: the same purchase
+        ("c2", "same", "2000"),  # another amount under the same orderId
+        ("nobody", "ghost", "1000"),  # unknown customer: nothing written
+        ("c1", "ghost", "1000"),  # so this order is still free for c1
+        *[("c2", f"more-{n}", "1000") for n in range(20)],
+    ]
+    payloads = await asyncio.gather(
+        *(record(gql, pid, who, order, amount) for who, order, amount in calls)
+    )
+    by_call = dict(zip(range(len(calls)), payloads, strict=True))
+
+    same = [by_call[0], by_call[1], by_call[2]]
+    recorded = [p for p in same if not p["userErrors"]]
+    assert {p["purchase"]["id"] for p in recorded} == {recorded[0]["purchase"]["id"]}
+    conflicts = [p for p in same if p["userErrors"]]
+    assert [error_codes(p) for p in conflicts] == [["ORDER_CONFLICT"]]
+    assert all(p["purchase"]["amount"] == recorded[0]["purchase"]["amount"] for p in recorded)
+
+    assert error_codes(by_call[4]) == []
+    # Alone first it is unknown; after c1's purchase of the same order, a conflict.
+    assert error_codes(by_call[3]) in (["UNKNOWN_CUSTOMER"], ["ORDER_CONFLICT"])
+    assert all(error_codes(by_call[k]) == [] for k in range(5, len(calls)))
+
+    # 22 purchases in all; the welcome reward went to c2 once, with its first purchase.
+    c2 = await customer(gql, pid, "c2")
+    welcomes = [e for e in c2["rewards"]["edges"] if e["node"]["kind"] == "REFEREE_WELCOME"]
+    assert len(welcomes) == 1
+    # Fewer commits than calls: the calls that came while a commit ran waited for the next.
+    commits = writer.commits - commits_before
+    assert writer.items - items_before == len(calls)
+    assert commits < len(calls) // 2, commits
