@@ -93,6 +93,9 @@ class GraphStore:
             del rows, spend
             graphs = {pid: ReferralGraph.from_members(pid, ms) for pid, ms in by_program.items()}
             del by_program
+            # The graphs live as long as the process: out of the collector's sight, a full
+            # collection while serving does not walk millions of members.
+            gc.freeze()
         finally:
             gc.enable()
         for pid, graph in graphs.items():
