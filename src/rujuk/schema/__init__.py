@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 from rujuk.schema.chain import ExtensionChain
 from rujuk.schema.cost import DocumentShape, QueryCost, QueryLength
 from rujuk.schema.errors import ErrorCodes
+from rujuk.schema.flat_inputs import install_flat_inputs
 from rujuk.schema.scalars import SCALAR_OVERRIDES
 
 # Bounded caches: a public endpoint must not grow memory with unique query texts.
@@ -53,10 +54,12 @@ def build_schema() -> RujukSchema:
         )
 
     extensions: list[Any] = [guards]
-    return RujukSchema(
+    schema = RujukSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,
     )
+    install_flat_inputs(schema)
+    return schema

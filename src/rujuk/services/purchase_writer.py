@@ -48,7 +48,7 @@ class PurchaseResult:
 
 # Tries of the one-statement path before taking the lock for the whole transaction; more
 # than one only helps when other workers write to the same program.
-UNLOCKED_ATTEMPTS = 2
+UNLOCKED_ATTEMPTS = 5
 
 
 class PurchaseWriter:
