@@ -7,7 +7,6 @@ that. Scalars are free: the token limit bounds how many a document can name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
@@ -31,7 +30,7 @@ from graphql import (
 )
 from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
-from strawberry.extensions import SchemaExtension, ValidationCache
+from strawberry.types import ExecutionContext
 
 from rujuk.pagination import MAX_PAGE_SIZE
 from rujuk.services.customers import MAX_TREE_DEPTH
@@ -48,57 +47,34 @@ MAX_INT = 2**31 - 1
 MAX_VARIABLE_VALUES = 10_000
 
 
-class QueryLength(SchemaExtension):
-    """Refuse a query text over MAX_QUERY_LENGTH before the (pure Python) lexer reads it."""
-
-    def __init__(self, max_length: int) -> None:
-        self.max_length = max_length
-
-    def on_parse(self) -> Iterator[None]:
-        query = self.execution_context.query
-        if query is not None and len(query) > self.max_length:
-            raise GraphQLError(
-                f"the query text is over {self.max_length} characters",
-                extensions={"code": "QUERY_TOO_LARGE", "maxLength": self.max_length},
-            )
-        yield
-
-
-class DocumentShape(ValidationCache):
-    """Depth and alias limits, with every fragment measured once, then cached validation.
-
-    strawberry's QueryDepthLimiter and MaxAliasesLimiter walk each path through the fragments:
-    twelve fragments each spreading the next one ten times cost them 10^12 steps.
-    """
-
-    def __init__(self, maxsize: int, max_depth: int, max_aliases: int) -> None:
-        super().__init__(maxsize=maxsize)
-        self.max_depth = max_depth
-        self.max_aliases = max_aliases
-
-    def on_validate(self) -> Iterator[None]:
-        document = self.execution_context.graphql_document
-        error = None if document is None else self.refusal(document)
-        if error is None:
-            yield from super().on_validate()
-            return
-        # Instead of validating: strawberry answers with these errors.
-        self.execution_context.pre_execution_errors = [error]
-        yield
-
-    def refusal(self, document: DocumentNode) -> GraphQLError | None:
-        depth, aliases = _Shape(document).measure()
-        if depth > self.max_depth:
-            return GraphQLError(
-                f"the operation is {depth} fields deep, over the limit of {self.max_depth}",
-                extensions={"code": "QUERY_TOO_DEEP", "maxDepth": self.max_depth},
-            )
-        if aliases > self.max_aliases:
-            return GraphQLError(
-                f"{aliases} aliases found, over the limit of {self.max_aliases}",
-                extensions={"code": "TOO_MANY_ALIASES", "maxAliases": self.max_aliases},
-            )
+def length_refusal(query: str, max_length: int) -> GraphQLError | None:
+    """QUERY_TOO_LARGE over max_length characters, before the (pure Python) lexer reads it."""
+    if len(query) <= max_length:
         return None
+    return GraphQLError(
+        f"the query text is over {max_length} characters",
+        extensions={"code": "QUERY_TOO_LARGE", "maxLength": max_length},
+    )
+
+
+def shape_refusal(document: DocumentNode, max_depth: int, max_aliases: int) -> GraphQLError | None:
+    """QUERY_TOO_DEEP or TOO_MANY_ALIASES, with every fragment measured once.
+
+    strawberry's QueryDepthLimiter and MaxAliasesLimiter walk each path through the
+    fragments: twelve fragments each spreading the next one ten times cost them 10^12 steps.
+    """
+    depth, aliases = _Shape(document).measure()
+    if depth > max_depth:
+        return GraphQLError(
+            f"the operation is {depth} fields deep, over the limit of {max_depth}",
+            extensions={"code": "QUERY_TOO_DEEP", "maxDepth": max_depth},
+        )
+    if aliases > max_aliases:
+        return GraphQLError(
+            f"{aliases} aliases found, over the limit of {max_aliases}",
+            extensions={"code": "TOO_MANY_ALIASES", "maxAliases": max_aliases},
+        )
+    return None
 
 
 class _Shape:
@@ -147,37 +123,24 @@ class _Shape:
         return self.known[name]
 
 
-class QueryCost(SchemaExtension):
-    """Refuse operations over RUJUK_MAX_QUERY_COST, rate-limit callers, report extensions.cost."""
-
-    def __init__(self) -> None:
-        self.cost = 0
-
-    def on_execute(self) -> Iterator[None]:
-        execution = self.execution_context
-        _check_variables(execution.variables)
-        document = execution.graphql_document
-        operation = (
-            None if document is None else get_operation_ast(document, execution.operation_name)
-        )
-        if document is not None and operation is not None:
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            calculator = _Calculator(
-                execution.schema._schema, fragments, execution.variables or {}, operation
-            )
-            self.cost = calculator.operation_cost(operation)
-            _enforce(execution.context, self.cost)
-        yield
-
-    def get_results(self) -> dict[str, Any]:
-        return {"cost": self.cost}
+def operation_cost(execution: ExecutionContext) -> int | None:
+    """The cost of the operation about to run (None when there is none), after checking its
+    variables' size: VARIABLES_TOO_LARGE."""
+    check_variables(execution.variables)
+    document = execution.graphql_document
+    operation = None if document is None else get_operation_ast(document, execution.operation_name)
+    if document is None or operation is None:
+        return None
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    calculator = _Calculator(
+        execution.schema._schema, fragments, execution.variables or {}, operation
+    )
+    return calculator.operation_cost(operation)
 
 
-def _check_variables(variables: dict[str, Any] | None) -> None:
+def check_variables(variables: dict[str, Any] | None) -> None:
     """Refuse variables holding more than MAX_VARIABLE_VALUES values, counting stops there."""
     pending: list[Any] = [variables or {}]
     seen = 0
@@ -195,7 +158,7 @@ def _check_variables(variables: dict[str, Any] | None) -> None:
             pending.extend(value)
 
 
-def _enforce(context: Any, cost: int) -> None:
+def enforce(context: Any, cost: int) -> None:
     """Raise QUERY_TOO_COMPLEX or RATE_LIMITED; charge the caller's bucket otherwise."""
     settings = context.runtime.settings
     limit: int = settings.max_query_cost

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 import asyncpg
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
-from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import ExecutionResult
 
 from rujuk.errors import RequestError
 
@@ -86,35 +81,7 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     )
 
 
-class ErrorCodes(SchemaExtension):
-    """Give each error of the result its code (after execution, before the response)."""
-
-    def on_operation(self) -> Iterator[None]:
-        execution = self.execution_context
-        request_id = getattr(execution.context, "request_id", "-")
-        try:
-            yield
-        except GraphQLError as error:
-            # ParserCache raises a syntax error through the hooks; strawberry then returns
-            # that very error object, so it gets its code in place.
-            _classify_in_place(error, request_id)
-            raise
-        result = execution.result
-        if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
-            result.errors = [classify(e, request_id) for e in result.errors]
-        # Errors that leave before any result exists are the objects kept here.
-        for pending in execution.pre_execution_errors or []:
-            _classify_in_place(pending, request_id)
-
-    def on_stream_result(self, result: Any) -> Iterator[None]:
-        # Subscription events (and operations over WebSocket) leave before on_operation ends.
-        request_id = getattr(self.execution_context.context, "request_id", "-")
-        if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
-            result.errors = [classify(e, request_id) for e in result.errors]
-        yield
-
-
-def _classify_in_place(error: GraphQLError, request_id: str) -> None:
+def classify_in_place(error: GraphQLError, request_id: str) -> None:
     if "code" not in (error.extensions or {}):
         classified = classify(error, request_id)
         error.message = classified.message
