@@ -185,7 +185,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         )
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
+def create_app(settings: Settings, database_url: str) -> RujukApp:
     """The ASGI app; it connects and loads the graphs in its lifespan."""
     endpoint = GraphQLEndpoint(settings)
 
@@ -210,7 +210,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    return Starlette(
+    return RujukApp(
+        endpoint,
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", endpoint),
@@ -219,6 +220,24 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+class RujukApp(Starlette):
+    """Starlette, except that POST /graphql, nearly all of the traffic, goes straight to the
+    GraphQL endpoint: it answers every error itself, so the router and the two exception
+    middlewares (a tenth of a small mutation's CPU) have nothing to add there.
+    """
+
+    def __init__(self, graphql: GraphQLEndpoint, **options: Any) -> None:
+        super().__init__(**options)
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/graphql":
+            scope["app"] = self
+            await self.graphql(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _replay(body: bytes) -> Receive:

@@ -26,6 +26,21 @@ SPEND = """SELECT customer_id, sum(amount - refunded_amount), count(*)
            FROM purchase GROUP BY customer_id"""
 
 
+# Held while a worker loads: with --workers N the loads run one after another, so the first
+# worker serves after one load instead of after N loads sharing the cores.
+LOAD_LOCK = 7_235_817_002
+
+
+async def lock_load(conn: Connection) -> None:
+    """Wait for the other workers' loads to finish, then hold the load lock (session-wide)."""
+    await conn.execute("SELECT pg_advisory_lock($1)", LOAD_LOCK)
+
+
+async def unlock_load(conn: Connection) -> None:
+    """Let the next worker load."""
+    await conn.execute("SELECT pg_advisory_unlock($1)", LOAD_LOCK)
+
+
 async def members(conn: Connection) -> list[asyncpg.Record]:
     """Every customer of every program with its link, referrers before their referees.
 

@@ -79,25 +79,27 @@ class GraphStore:
         """Build every program's graph from one consistent snapshot of the database."""
         # Millions of small objects: the collector would rescan them over and over (it
         # doubled the load time at 1M customers, the fetch included).
-        gc.disable()
-        try:
-            async with (
-                self.pool.acquire() as conn,
-                conn.transaction(isolation="repeatable_read", readonly=True),
-            ):
-                versions = await event_queries.graph_versions(conn)
-                programs = await program_queries.list_programs(conn)
-                rows = await graph_load.members(conn)
-                spend = await graph_load.spend(conn)
-            by_program = _members_by_program(versions, rows, spend)
-            del rows, spend
-            graphs = {pid: ReferralGraph.from_members(pid, ms) for pid, ms in by_program.items()}
-            del by_program
-            # The graphs live as long as the process: out of the collector's sight, a full
-            # collection while serving does not walk millions of members.
-            gc.freeze()
-        finally:
-            gc.enable()
+        async with self.pool.acquire() as conn:
+            await graph_load.lock_load(conn)
+            gc.disable()
+            try:
+                async with conn.transaction(isolation="repeatable_read", readonly=True):
+                    versions = await event_queries.graph_versions(conn)
+                    programs = await program_queries.list_programs(conn)
+                    rows = await graph_load.members(conn)
+                    spend = await graph_load.spend(conn)
+                by_program = _members_by_program(versions, rows, spend)
+                del rows, spend
+                graphs = {
+                    pid: ReferralGraph.from_members(pid, ms) for pid, ms in by_program.items()
+                }
+                del by_program
+                # The graphs live as long as the process: out of the collector's sight, a
+                # full collection while serving does not walk millions of members.
+                gc.freeze()
+            finally:
+                gc.enable()
+                await graph_load.unlock_load(conn)
         for pid, graph in graphs.items():
             graph.version = versions[pid]
         self.graphs = graphs
