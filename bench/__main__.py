@@ -106,6 +106,11 @@ def _http(
         )
         try:
             healthy = servers.wait_healthy(port, process, started, 300)
+            loaded = servers.wait_workers_loaded(url, count, started, 300)
+            out.append(
+                f"rujuk --workers {count}: first /healthz 200 after {healthy:.2f} s, "
+                f"every worker loaded after {loaded:.2f} s"
+            )
             if count == workers[0]:
                 # Leaderboard first (no writes yet: the cached ranking stays current).
                 first = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
@@ -15,6 +16,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import asyncpg
+
+from rujuk.db.events import GRAPH_CHANNEL
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -69,6 +74,29 @@ def wait_healthy(
             pass
         time.sleep(0.05)
     raise RuntimeError(f"no 200 from /healthz within {limit} s")
+
+
+def wait_workers_loaded(url: str, workers: int, started: float, limit: float) -> float:
+    """Seconds from `started` until every worker listens for graph events, which it does
+    once its graphs are loaded (workers load one after another)."""
+
+    async def listening() -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            count: int = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND query = $1",
+                f'LISTEN "{GRAPH_CHANNEL}"',
+            )
+            return count
+        finally:
+            await conn.close()
+
+    while time.perf_counter() - started < limit:
+        if asyncio.run(listening()) >= workers:
+            return time.perf_counter() - started
+        time.sleep(0.2)
+    raise RuntimeError(f"not every worker loaded within {limit} s")
 
 
 def graphql_median_ms(
