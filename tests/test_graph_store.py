@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from rujuk.access import Principal, Role
+from rujuk.db import graph_load
+from rujuk.db.pool import connect
+from rujuk.graph.referral_graph import Member, ReferralGraph
 from rujuk.records import TierRule
 from rujuk.runtime import Runtime
 from rujuk.services import programs, registration
@@ -82,3 +87,38 @@ async def test_a_worker_follows_commits_and_survives_a_lost_listener(
     assert await reaches(follower, program.id, 3)
     assert set(follower.graphs.graph(program.id).by_external_id) == {"a", "b", "c"}
     assert follower.graphs._listener is not listener
+
+
+async def test_workers_load_one_after_another(database_url: str, tmp_path: Path) -> None:
+    # Another worker is loading (holds the load lock): this one waits for it to finish.
+    holder = await connect(database_url)
+    try:
+        await graph_load.lock_load(holder)
+        starting = asyncio.create_task(Runtime.start(app_settings(tmp_path), database_url))
+        await asyncio.sleep(0.5)
+        assert not starting.done()
+        await graph_load.unlock_load(holder)
+        runtime = await asyncio.wait_for(starting, 30)
+        await runtime.close()
+    finally:
+        await holder.close()
+
+
+def test_a_loaded_tree_is_a_plain_networkx_graph_that_grows_under_its_leaves() -> None:
+    joined = datetime(2026, 11, 1, tzinfo=UTC)
+    members = [
+        Member(1, "root", joined),
+        Member(2, "a", joined, referrer=1, link_status="ACTIVE"),
+        Member(3, "b", joined, referrer=1, link_status="ACTIVE"),
+        Member(4, "a1", joined, referrer=2, link_status="ACTIVE"),
+    ]
+    graph = ReferralGraph.from_members(7, members)
+    tree = graph.tree
+    assert sorted(tree.edges) == [(1, 2), (1, 3), (2, 4)]
+    assert nx.descendants(tree, 1) == {2, 3, 4}
+    assert nx.ancestors(tree, 4) == {1, 2}
+    # Leaves 3 and 4 share one read-only mapping of referees until they get one.
+    graph.add_member(Member(5, "b1", joined, referrer=3, link_status="ACTIVE"))
+    assert list(tree.successors(3)) == [5]
+    assert list(tree.successors(4)) == []
+    assert graph.members[1].network_size == 4

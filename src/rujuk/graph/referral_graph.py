@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -179,6 +180,8 @@ class ReferralGraph:
         self.by_external_id[member.external_id] = member.id
         self.tree.add_node(member.id)
         if member.referrer is not None:
+            if self.tree._succ[member.referrer] is NO_ATTRIBUTES:
+                self.tree._succ[member.referrer] = {}  # its first referee (see _fill_tree)
             self.tree.add_edge(member.referrer, member.id)
         self._spread(member, +1)
 
@@ -290,22 +293,28 @@ class ReferralGraph:
 
 def _fill_tree(tree: nx.DiGraph, members: list[Member]) -> None:
     """Fill an empty DiGraph with every member and link, as add_edges_from would, except
-    that every node and edge shares one read-only attribute mapping."""
-    # rujuk keeps no attributes on nodes or links: two million empty dicts would cost
-    # seconds of the start-up at 1M customers. Read-only, so a write fails loudly.
+    that the many empty mappings are one shared read-only mapping: every node's attributes
+    and every link's, the referees of each customer without any (most of them) and the
+    referrer of each root. Three million dicts would cost seconds of the start-up at 1M
+    customers; read-only, a write through networkx fails loudly instead of spreading, and
+    add_member gives a customer its own referee dict before its first referee."""
     tree._node.update(dict.fromkeys((m.id for m in members), NO_ATTRIBUTES))
-    pred: dict[int, dict[int, Mapping[str, object]]] = {
-        m.id: {} if m.referrer is None else {m.referrer: NO_ATTRIBUTES} for m in members
+    pred: dict[int, Mapping[int, Mapping[str, object]]] = {
+        m.id: NO_ATTRIBUTES if m.referrer is None else {m.referrer: NO_ATTRIBUTES} for m in members
     }
-    succ: dict[int, dict[int, Mapping[str, object]]] = {m.id: {} for m in members}
+    succ: dict[int, Mapping[int, Mapping[str, object]]] = dict.fromkeys(pred, NO_ATTRIBUTES)
     for m in members:
-        if m.referrer is not None:
-            succ[m.referrer][m.id] = NO_ATTRIBUTES
+        up = m.referrer
+        if up is not None:
+            referees = succ[up]
+            if referees is NO_ATTRIBUTES:
+                referees = succ[up] = {}
+            referees[m.id] = NO_ATTRIBUTES  # type: ignore[index]
     tree._succ.update(succ)  # _adj is the same dict
     tree._pred.update(pred)
 
 
-NO_ATTRIBUTES: Mapping[str, object] = MappingProxyType({})
+NO_ATTRIBUTES: Mapping[Any, Any] = MappingProxyType({})
 
 
 def _depths(parent: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
