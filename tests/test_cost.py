@@ -163,3 +163,14 @@ def test_the_bucket_refills_at_the_configured_rate() -> None:
     now[0] = 5.0
     assert limiter.take("a", 30) is None
     assert limiter.take("a", 500) == 60  # never fits: wait for a full bucket, then still over
+
+
+async def test_a_cost_set_by_a_variable_is_priced_for_each_request(gql: GraphQLClient) -> None:
+    program = await create_program(gql)
+    await register_ok(gql, program["id"], "andi")
+    costs = []
+    for first in (7, 2, 7):
+        body = await gql.post(DOWNLINE, {"f": first, "p": program["id"]})
+        assert "errors" not in body, body
+        costs.append(body["extensions"]["cost"])
+    assert costs == [1 + 7 * 4, 1 + 2 * 4, 1 + 7 * 4]

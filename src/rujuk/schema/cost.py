@@ -131,13 +131,28 @@ def operation_cost(execution: ExecutionContext) -> int | None:
     operation = None if document is None else get_operation_ast(document, execution.operation_name)
     if document is None or operation is None:
         return None
+    key = (execution.schema._schema, execution.query, execution.operation_name)
+    cost = _costs.get(key)
+    if cost is not None:
+        return cost
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     calculator = _Calculator(
         execution.schema._schema, fragments, execution.variables or {}, operation
     )
-    return calculator.operation_cost(operation)
+    cost = calculator.operation_cost(operation)
+    if not calculator.reads_variables:
+        if len(_costs) >= COST_CACHE_SIZE:
+            _costs.clear()
+        _costs[key] = cost
+    return cost
+
+
+# The costs of operations whose cost no variable changes (most: page sizes are usually
+# literals), by schema, query text and operation name. Bounded like the parse cache.
+COST_CACHE_SIZE = 512
+_costs: dict[tuple[object, str | None, str | None], int] = {}
 
 
 def check_variables(variables: dict[str, Any] | None) -> None:
@@ -199,6 +214,8 @@ class _Calculator:
         # A fragment costs the same wherever it is spread: computed once, so fragments spread
         # many times over (2^n documents) cost linear time to price.
         self.fragment_costs: dict[str, int] = {}
+        # Whether a multiplier came from a variable: then the cost is this request's only.
+        self.reads_variables = False
 
     def operation_cost(self, operation: OperationDefinitionNode) -> int:
         root = {
@@ -266,6 +283,7 @@ class _Calculator:
             if isinstance(literal, IntValueNode):
                 value = int(literal.value)
             elif isinstance(literal, VariableNode):
+                self.reads_variables = True
                 variable = literal.name.value
                 if variable in self.variables:
                     value = self.variables[variable]
