@@ -56,3 +56,24 @@ async def test_a_burst_is_grouped_and_each_call_gets_its_own_answer(
     commits = writer.commits - commits_before
     assert writer.items - items_before == len(calls)
     assert commits < len(calls) // 2, commits
+
+
+async def test_a_replay_in_a_burst_fails_only_itself(gql: GraphQLClient) -> None:
+    # The replay makes its batch's one statement fail on the unique key: the batch goes the
+    # locked way, where the replay gets the first purchase and the others are recorded.
+    program = await create_program(gql, refereeReward="500")
+    pid = program["id"]
+    await chain(gql, pid, 3)
+    first = await record(gql, pid, "c2", "dup", "1000")
+    calls = [("c2", "dup", "1000")] + [("c1", f"c1-{n}", "700") for n in range(12)]
+    payloads = await asyncio.gather(*(record(gql, pid, *call) for call in calls))
+    assert payloads[0]["purchase"]["id"] == first["purchase"]["id"]
+    assert all(error_codes(p) == [] for p in payloads)
+    # c1 bought 12 times: one welcome reward, with its first purchase; c2's stays single.
+    for who in ("c1", "c2"):
+        found = await customer(gql, pid, who)
+        welcomes = [e for e in found["rewards"]["edges"] if e["node"]["kind"] == "REFEREE_WELCOME"]
+        assert len(welcomes) == 1, who
+    c0 = await customer(gql, pid, "c0")
+    # c0 earns level 1 on each of c1's 12 purchases and level 2 on c2's one.
+    assert c0["rewards"]["totalCount"] == 13
