@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import asyncpg
@@ -51,6 +52,13 @@ class PurchaseResult:
 UNLOCKED_ATTEMPTS = 5
 
 
+class _Unlocked(Enum):
+    """Why the one-statement path wrote nothing."""
+
+    STALE = "another writer came first: catch up and price again"
+    NEEDS_LOCK = "a replay or an unknown customer: the locked path looks them up"
+
+
 class PurchaseWriter:
     """Records purchases exactly once per (program, orderId), in group commits."""
 
@@ -74,23 +82,25 @@ class PurchaseWriter:
                 # Another worker wrote since: apply its events and price again.
                 await self._graphs.catch_up(program_id)
             outcomes = await self._commit_unlocked(program, pending, now)
-            if outcomes is not None:
+            if outcomes is _Unlocked.NEEDS_LOCK:
+                break
+            if outcomes is not _Unlocked.STALE:
                 return outcomes
         return await self._commit_locked(program, pending, now)
 
     async def _commit_unlocked(
         self, program: Program, pending: Sequence[PendingPurchase], now: datetime
-    ) -> list[PurchaseResult | Exception] | None:
+    ) -> list[PurchaseResult | Exception] | _Unlocked:
         """The common case in one round trip: price against the graph as this process has
-        it, store in one statement that writes only if nobody wrote since. None (nothing
-        written) when somebody did, when an order may be recorded already, or when a
-        customer is unknown here: those need the locked path.
+        it, store in one statement that writes only if nobody wrote since. Nothing is
+        written when somebody did (STALE), or when an order may be recorded already or a
+        customer is unknown here (NEEDS_LOCK: the locked path looks them up).
         """
         graph = self._graphs.graph(program.id)
         batch = _Batch(graph, program, {})
         batch.price(pending)
         if not batch.new or any(isinstance(fate, DomainError) for fate in batch.fates):
-            return None
+            return _Unlocked.NEEDS_LOCK
         version = graph.version
         async with self._graphs.write(program.id) as write:
             for offset in range(len(batch.new)):
@@ -101,9 +111,9 @@ class PurchaseWriter:
                         conn, program.id, batch.new, created_at=now, first_version=version + 1
                     )
             except asyncpg.UniqueViolationError:
-                return None
+                return _Unlocked.NEEDS_LOCK
             if stored is None:
-                return None
+                return _Unlocked.STALE
             await write.committed_all(
                 [("purchase_recorded", _event(purchase)) for purchase, _ in stored]
             )
