@@ -9,10 +9,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from rujuk.database import database_url_for, ensure_database
+from rujuk.database import migrated_database
 from rujuk.db.embedded import embedded_url, start_embedded
-from rujuk.db.migrator import migrate
-from rujuk.db.pool import connect
 
 BENCH_URL_VARIABLE = "RUJUK_BENCH_DATABASE_URL"
 
@@ -38,12 +36,4 @@ def bench_server() -> Iterator[str]:
 
 async def fresh_database(server_url: str) -> str:
     """A new, migrated database named for this run; its URL."""
-    name = f"rujuk_bench_{uuid.uuid4().hex[:8]}"
-    await ensure_database(server_url, name)
-    url = database_url_for(server_url, name)
-    conn = await connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return url
+    return await migrated_database(server_url, f"rujuk_bench_{uuid.uuid4().hex[:8]}")

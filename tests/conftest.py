@@ -17,9 +17,8 @@ import pytest
 
 from rujuk.app import create_app
 from rujuk.config import Settings
-from rujuk.database import database_url_for, drop_database, ensure_database
+from rujuk.database import database_url_for, drop_database, migrated_database
 from rujuk.db.embedded import embedded_url, start_embedded
-from rujuk.db.migrator import migrate
 from rujuk.db.pool import connect
 from tests.graphql_client import ADMIN_TOKEN, GraphQLClient
 from tests.servers import rujuk_command, running_server, server_environment
@@ -53,14 +52,7 @@ async def template_url(server_url: str) -> str:
         await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
     finally:
         await conn.close()
-    await ensure_database(server_url, TEMPLATE)
-    url = database_url_for(server_url, TEMPLATE)
-    conn = await connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return url
+    return await migrated_database(server_url, TEMPLATE)
 
 
 async def clone_database(server_url: str, template_url: str) -> str:

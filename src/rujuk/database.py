@@ -52,6 +52,14 @@ def database_url_for(server_url: str, name: str) -> str:
     return f"{base}/{name}" + (f"?{query}" if query else "")
 
 
+async def migrated_database(server_url: str, name: str) -> str:
+    """Create the database on the server if needed and migrate it; its URL."""
+    await ensure_database(server_url, name)
+    url = database_url_for(server_url, name)
+    await _migrate(url)
+    return url
+
+
 async def drop_database(server_url: str, url: str) -> None:
     """Drop the database of url (its name is the URL's last path segment)."""
     name = url.partition("?")[0].rsplit("/", 1)[1]

@@ -46,12 +46,7 @@ async def lock_for_order(
     )
     if version is None:
         return None
-    row = await conn.fetchrow(
-        f"SELECT {PURCHASE_COLUMNS} FROM purchase WHERE program_id = $1 AND order_id = $2",
-        program_id,
-        order_id,
-    )
-    return version, None if row is None else purchase_from_row(row)
+    return version, (await find_purchases(conn, program_id, [order_id])).get(order_id)
 
 
 async def lock_ledger(conn: Connection, program_id: int) -> int | None:
