@@ -49,7 +49,12 @@ class GroupCommit(Generic[K, T, R]):
             # A task of its own: a submitter that goes away (a client disconnecting) must
             # not cancel the commit of everybody else's items.
             self._drains[key] = asyncio.get_running_loop().create_task(self._drain(key))
-        return await asyncio.shield(future)
+        try:
+            return await asyncio.shield(future)
+        finally:
+            # A raised outcome's traceback holds this frame; the future holding the
+            # outcome must not be in it too, or every failed write is a reference cycle.
+            del future
 
     async def _drain(self, key: K) -> None:
         batch: list[tuple[T, asyncio.Future[R]]] = []

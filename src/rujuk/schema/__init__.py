@@ -8,6 +8,7 @@ import strawberry
 from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
+from rujuk.schema.execution import AcyclicExecutionContext
 from rujuk.schema.flat_inputs import install_flat_inputs
 from rujuk.schema.guard import RequestGuard
 from rujuk.schema.scalars import SCALAR_OVERRIDES
@@ -35,6 +36,7 @@ def build_schema() -> RujukSchema:
         subscription=Subscription,
         extensions=extensions,
         scalar_overrides=SCALAR_OVERRIDES,
+        execution_context_class=AcyclicExecutionContext,
     )
     install_flat_inputs(schema)
     return schema
