@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import networkx as nx
 import numpy as np
 import pytest
 
+from rujuk import ids
 from rujuk.graph.rankings import pagerank
 from tests.fixtures import create_program, register, register_ok
 from tests.graphql_client import GraphQLClient
@@ -185,3 +187,16 @@ def test_pagerank_beyond_a_forest_matches_networkx() -> None:
     reference = nx.pagerank(graph, alpha=0.85, tol=1e-15, max_iter=10_000)
     ours = pagerank(7, sources, targets)
     assert np.max(np.abs(ours - np.array([reference[i] for i in range(7)]))) < 1e-9
+
+
+async def test_a_cached_ranking_is_not_walked_by_the_collector(
+    app: Any, gql: GraphQLClient
+) -> None:
+    program_id, _ = await build(gql)
+    assert await board(gql, program_id, "NETWORK_SIZE")
+    ranking = await app.state.runtime.rankings.ranking(ids.local_id(program_id, "Program"))
+    gc.collect()
+    # Every customer's externalId stays cached: a container the collector tracks would be
+    # walked by each full collection, with the event loop stopped.
+    assert len(ranking.external_ids) == len(TREE)
+    assert not gc.is_tracked(ranking.external_ids)
