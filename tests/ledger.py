@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rujuk.db.pool import Connection
 from tests.graphql_client import GraphQLClient
 
 PURCHASE_FIELDS = """
@@ -96,3 +97,25 @@ async def customer(gql: GraphQLClient, program_id: str, external_id: str) -> dic
     data = await gql.data(CUSTOMER, {"p": program_id, "e": external_id})
     found: dict[str, Any] = data["customer"]
     return found
+
+
+# Each reference of the ledger that no foreign key checks (see migration 0004), as the rows
+# breaking it; stricter than a foreign key: the row referred to is in the same program.
+DANGLING_REFERENCES = {
+    "purchase.customer_id": """SELECT count(*) FROM purchase p WHERE NOT EXISTS (
+        SELECT 1 FROM customer c WHERE c.id = p.customer_id AND c.program_id = p.program_id)""",
+    "purchase.program_id": """SELECT count(*) FROM purchase p WHERE NOT EXISTS (
+        SELECT 1 FROM program g WHERE g.id = p.program_id)""",
+    "reward.purchase_id": """SELECT count(*) FROM reward r WHERE NOT EXISTS (
+        SELECT 1 FROM purchase p WHERE p.id = r.purchase_id AND p.program_id = r.program_id)""",
+    "reward.beneficiary_id": """SELECT count(*) FROM reward r WHERE NOT EXISTS (
+        SELECT 1 FROM customer c WHERE c.id = r.beneficiary_id
+                                   AND c.program_id = r.program_id)""",
+    "reward_entry.reward_id": """SELECT count(*) FROM reward_entry e WHERE NOT EXISTS (
+        SELECT 1 FROM reward r WHERE r.id = e.reward_id)""",
+}
+
+
+async def dangling_references(conn: Connection) -> dict[str, int]:
+    """Per ledger reference, how many rows refer to nothing (all zero in a sound ledger)."""
+    return {name: await conn.fetchval(query) for name, query in DANGLING_REFERENCES.items()}

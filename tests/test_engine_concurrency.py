@@ -25,7 +25,7 @@ from rujuk.db.pool import connect
 from rujuk.ids import local_id
 from tests.fixtures import create_program, register_ok
 from tests.graphql_client import GraphQLClient
-from tests.ledger import record
+from tests.ledger import dangling_references, record
 from tests.servers import running_server
 
 TREE_SIZE = 30
@@ -117,8 +117,10 @@ async def concurrent_then_sequential(
                WHERE p.program_id = $1 ORDER BY p.id""",
             program_id,
         )
+        dangling = await dangling_references(conn)
     finally:
         await conn.close()
+    assert dangling == dict.fromkeys(dangling, 0)
     assert len(recorded) == DISTINCT_ORDERS
     assert len({r["order_id"] for r in recorded}) == DISTINCT_ORDERS
     for row in recorded:

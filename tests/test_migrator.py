@@ -74,7 +74,8 @@ async def test_the_referee_spend_migration_backfills_existing_links(empty_url: s
             VALUES (1, 2, 'o1', 1000, 250, now()), (1, 2, 'o2', 500, 0, now());
             """
         )
-        assert await migrate(conn) == [3]
+        later = [m.version for m in available_migrations() if m.version >= 3]
+        assert await migrate(conn) == later
         spend = await conn.fetchval("SELECT referee_spend FROM referral WHERE referee_id = 2")
         assert spend == Decimal(1250)
     finally:
