@@ -82,10 +82,10 @@ def _http(
         "BENCH_PROGRAM_ID": str(seeded.program_id),
         "RUJUK_LOG_LEVEL": "WARNING",
     }
-    # The floor, plain Starlette with the same SQL, before rujuk and again after it: in some
-    # runs the first minutes of writes after the seed go several times slower whoever sends
-    # them (not the full-page images: measured; cause not pinned down), and a floor caught
-    # in that phase is not the floor. rujuk is compared with the better of the two.
+    # The floor, plain Starlette with the same SQL, before rujuk and again after it, and
+    # rujuk compared with the better: a floor caught in a slow phase of the database is not
+    # the floor (the first minutes after the seed were one, until migration 0004 dropped the
+    # foreign-key checks whose plans scanned the ledger's tables; see bench/README.md).
     before = _floor(env, externals, logs, "plain", CONDITION, duration)
     out.append(f"plain Starlette purchase, before rujuk: {before}")
     results: dict[int, dict[str, float]] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rujuk.schema.guard import _prepared
+from rujuk.schema.guard import prepared_document
 from tests.graphql_client import GraphQLClient
 
 QUERY = "query Guarded { programs { id name } }"
@@ -10,9 +10,9 @@ QUERY = "query Guarded { programs { id name } }"
 
 async def test_a_query_text_is_prepared_once_and_answered_the_same(gql: GraphQLClient) -> None:
     first = await gql.data(QUERY)
-    before = _prepared.cache_info()
+    before = prepared_document.cache_info()
     second = await gql.data(QUERY)
-    after = _prepared.cache_info()
+    after = prepared_document.cache_info()
     assert second == first
     assert after.hits == before.hits + 1
     assert after.misses == before.misses

@@ -31,6 +31,7 @@ from rujuk.rate_limit import RateLimiter
 from rujuk.resolvers.context import Context
 from rujuk.runtime import Runtime
 from rujuk.schema import build_schema
+from rujuk.schema.operation import execute_operation
 from rujuk.services.tokens import development_token, principal_for
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     """strawberry's ASGI view, with rujuk's context and the self-hosted console."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql")
+        schema = build_schema()
+        super().__init__(schema, graphql_ide="graphiql")
+        self.graphql_schema = schema._schema
         self.max_body_bytes = settings.max_body_bytes
         # Per worker process: with --workers N a caller may spend up to N times the rate.
         self.rate_limiter = RateLimiter(settings.rate_limit_cost_per_minute)
@@ -99,25 +102,29 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if not isinstance(data, dict):
             return None
         query, variables = data.get("query"), data.get("variables")
-        extensions = data.get("extensions")
+        operation_name, extensions = data.get("operationName"), data.get("extensions")
         if not isinstance(query, str) or not isinstance(variables, dict | None):
             return None
-        if not isinstance(extensions, dict | None):
+        if not isinstance(operation_name, str | None) or not isinstance(extensions, dict | None):
             return None
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
-        try:
-            result = await self.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=data.get("operationName"),
-                allowed_operation_types=POST_OPERATIONS,
-                operation_extensions=extensions,
-            )
-        except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError):
-            # Refused before anything ran: strawberry's view answers it, in its words.
-            return None
+        result = await execute_operation(
+            self.graphql_schema, query, variables, operation_name, context, extensions
+        )
+        if result is None:
+            try:
+                result = await self.schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                    allowed_operation_types=POST_OPERATIONS,
+                    operation_extensions=extensions,
+                )
+            except (CannotGetOperationTypeError, InvalidOperationTypeError, MissingQueryError):
+                # Refused before anything ran: strawberry's view answers it, in its words.
+                return None
         processed = await self.process_result(request, result)
         return self.create_response(response_data=processed, sub_response=sub_response)
 

@@ -30,7 +30,6 @@ from graphql import (
 )
 from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
-from strawberry.types import ExecutionContext
 
 from rujuk.pagination import MAX_PAGE_SIZE
 from rujuk.services.customers import MAX_TREE_DEPTH
@@ -123,24 +122,27 @@ class _Shape:
         return self.known[name]
 
 
-def operation_cost(execution: ExecutionContext) -> int | None:
-    """The cost of the operation about to run (None when there is none), after checking its
-    variables' size: VARIABLES_TOO_LARGE."""
-    check_variables(execution.variables)
-    document = execution.graphql_document
-    operation = None if document is None else get_operation_ast(document, execution.operation_name)
-    if document is None or operation is None:
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    query: str | None,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> int | None:
+    """The cost of the document's operation about to run (None when there is none), after
+    checking its variables' size: VARIABLES_TOO_LARGE."""
+    check_variables(variables)
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
         return None
-    key = (execution.schema._schema, execution.query, execution.operation_name)
+    key = (schema, query, operation_name)
     cost = _costs.get(key)
     if cost is not None:
         return cost
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    calculator = _Calculator(
-        execution.schema._schema, fragments, execution.variables or {}, operation
-    )
+    calculator = _Calculator(schema, fragments, variables or {}, operation)
     cost = calculator.operation_cost(operation)
     if not calculator.reads_variables:
         if len(_costs) >= COST_CACHE_SIZE:

@@ -54,7 +54,7 @@ class RequestGuard(SchemaExtension):
                 refusal = length_refusal(query, MAX_QUERY_LENGTH)
                 if refusal is not None:
                     raise refusal
-                document, errors = _prepared(
+                document, errors = prepared_document(
                     execution.schema._schema, query, execution.validation_rules
                 )
                 execution.graphql_document = document
@@ -75,7 +75,16 @@ class RequestGuard(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         execution = self.execution_context
-        cost = operation_cost(execution)
+        document = execution.graphql_document
+        cost = None
+        if document is not None:
+            cost = operation_cost(
+                execution.schema._schema,
+                document,
+                execution.query,
+                execution.operation_name,
+                execution.variables,
+            )
         if cost is not None:
             self.cost = cost
             enforce(execution.context, cost)
@@ -93,7 +102,7 @@ class RequestGuard(SchemaExtension):
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _prepared(
+def prepared_document(
     schema: GraphQLSchema, query: str, rules: tuple[type[ASTValidationRule], ...]
 ) -> tuple[DocumentNode, tuple[GraphQLError, ...]]:
     """A query text parsed, measured and validated; raises its syntax error (not cached)."""

@@ -1,0 +1,88 @@
+"""One query or mutation run on graphql-core directly, with RequestGuard's checks: the path
+of the everyday POST.
+
+strawberry's Schema.execute builds for every request an execution context, an extension
+runner with a context manager per hook, a middleware manager and a second result object;
+for a purchase that was a tenth of the server's CPU. This path calls the guard's own
+functions in the guard's order (limits, parse and validation cached by text, variables,
+cost, rate, error codes) and answers the same results, extensions.cost included; what it
+does not run, strawberry's Schema.execute does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable
+from typing import Any, TypeGuard, cast
+
+from graphql import (
+    GraphQLError,
+    GraphQLSchema,
+    OperationType,
+    execute,
+    get_operation_ast,
+    specified_rules,
+)
+from strawberry.execution import optimized_is_awaitable
+from strawberry.types import ExecutionResult
+
+from rujuk.schema.cost import enforce, length_refusal, operation_cost
+from rujuk.schema.errors import classify, classify_in_place
+from rujuk.schema.execution import AcyclicExecutionContext
+from rujuk.schema.guard import MAX_QUERY_LENGTH, prepared_document
+
+# strawberry's default rules: the same tuple keys the same cached preparations.
+VALIDATION_RULES = tuple(specified_rules)
+RUNS_HERE = frozenset({OperationType.QUERY, OperationType.MUTATION})
+# strawberry's test of resolver results, quicker than graphql-core's on plain values.
+IS_AWAITABLE = cast("Callable[[Any], TypeGuard[Awaitable[Any]]]", optimized_is_awaitable)
+
+
+async def execute_operation(
+    schema: GraphQLSchema,
+    query: str,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    context: Any,
+    operation_extensions: dict[str, Any] | None,
+) -> ExecutionResult | None:
+    """The operation's result, or None when strawberry must run it: an empty query, a
+    subscription, or no single operation by that name (strawberry words those refusals)."""
+    if not query:
+        return None
+    request_id: str = context.request_id
+    try:
+        refusal = length_refusal(query, MAX_QUERY_LENGTH)
+        if refusal is not None:
+            raise refusal
+        document, errors = prepared_document(schema, query, VALIDATION_RULES)
+    except GraphQLError as error:
+        classify_in_place(error, request_id)
+        return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation not in RUNS_HERE:
+        return None
+    if errors:
+        for invalid in errors:
+            classify_in_place(invalid, request_id)
+        return ExecutionResult(data=None, errors=list(errors), extensions={"cost": 0})
+    cost = 0
+    try:
+        cost = operation_cost(schema, document, query, operation_name, variables) or 0
+        enforce(context, cost)
+    except GraphQLError as error:
+        classify_in_place(error, request_id)
+        return ExecutionResult(data=None, errors=[error], extensions={"cost": cost})
+    outcome = execute(
+        schema,
+        document,
+        context_value=context,
+        variable_values=variables,
+        operation_name=operation_name,
+        executor_class=AcyclicExecutionContext,
+        is_awaitable=IS_AWAITABLE,
+        operation_extensions=operation_extensions,
+    )
+    result = await outcome if isawaitable(outcome) else outcome
+    errors_out = [classify(e, request_id) for e in result.errors] if result.errors else None
+    return ExecutionResult(data=result.data, errors=errors_out, extensions={"cost": cost})
