@@ -14,8 +14,8 @@ import pytest
 from rujuk.access import Principal, Role
 from rujuk.db import graph_load
 from rujuk.db.pool import connect
-from rujuk.graph.referral_graph import Member, ReferralGraph
-from rujuk.records import TierRule
+from rujuk.graph.referral_graph import Member, ReferralGraph, epoch_micros
+from rujuk.records import Program, TierRule
 from rujuk.runtime import Runtime
 from rujuk.services import programs, registration
 from tests.conftest import app_settings
@@ -50,6 +50,22 @@ async def sign_up(runtime: Runtime, program_id: int, external_id: str) -> None:
     )
 
 
+async def create_test_program(runtime: Runtime) -> Program:
+    return await programs.create_program(
+        runtime,
+        ADMIN,
+        programs.ProgramDraft(
+            name="P",
+            currency="IDR",
+            tiers=(TierRule("Basic", 0, Decimal(0), (Decimal("0.1"),)),),
+            max_payout_rate=Decimal("0.3"),
+            referee_reward=Decimal(0),
+            hold_days=14,
+            compression=False,
+        ),
+    )
+
+
 async def reaches(runtime: Runtime, program_id: int, version: int) -> bool:
     """Whether the runtime's graph reaches the version within five seconds."""
     for _ in range(100):
@@ -63,19 +79,7 @@ async def test_a_worker_follows_commits_and_survives_a_lost_listener(
     two_workers: tuple[Runtime, Runtime],
 ) -> None:
     writer, follower = two_workers
-    program = await programs.create_program(
-        writer,
-        ADMIN,
-        programs.ProgramDraft(
-            name="P",
-            currency="IDR",
-            tiers=(TierRule("Basic", 0, Decimal(0), (Decimal("0.1"),)),),
-            max_payout_rate=Decimal("0.3"),
-            referee_reward=Decimal(0),
-            hold_days=14,
-            compression=False,
-        ),
-    )
+    program = await create_test_program(writer)
     await sign_up(writer, program.id, "a")
     assert await reaches(follower, program.id, 1)
     listener = follower.graphs._listener
@@ -104,8 +108,38 @@ async def test_workers_load_one_after_another(database_url: str, tmp_path: Path)
         await holder.close()
 
 
+async def test_join_times_are_the_same_loaded_or_followed(
+    database_url: str, tmp_path: Path
+) -> None:
+    writer = await Runtime.start(app_settings(tmp_path), database_url)
+    try:
+        program = await create_test_program(writer)
+        for external_id in ("a", "b", "c"):
+            await sign_up(writer, program.id, external_id)
+        # The writer's graph took them from its events, a new worker's from the table.
+        followed = writer.graphs.graph(program.id).members.values()
+        restarted = await Runtime.start(app_settings(tmp_path), database_url)
+        loaded = restarted.graphs.graph(program.id).members.values()
+        await restarted.close()
+        stored = await writer.pool.fetch(
+            "SELECT external_id, joined_at FROM customer WHERE program_id = $1", program.id
+        )
+    finally:
+        await writer.close()
+    expected = {row["external_id"]: epoch_micros(row["joined_at"]) for row in stored}
+    assert {m.external_id: m.joined_micros for m in followed} == expected
+    assert {m.external_id: m.joined_micros for m in loaded} == expected
+
+
+def test_epoch_micros_is_exact() -> None:
+    assert epoch_micros(datetime(1970, 1, 1, tzinfo=UTC)) == 0
+    moment = datetime(2026, 11, 24, 15, 30, 1, 999_999, tzinfo=UTC)
+    assert epoch_micros(moment) == 1_795_534_201_999_999
+    assert epoch_micros(datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)) == -1
+
+
 def test_a_loaded_tree_is_a_plain_networkx_graph_that_grows_under_its_leaves() -> None:
-    joined = datetime(2026, 11, 1, tzinfo=UTC)
+    joined = epoch_micros(datetime(2026, 11, 1, tzinfo=UTC))
     members = [
         Member(1, "root", joined),
         Member(2, "a", joined, referrer=1, link_status="ACTIVE"),

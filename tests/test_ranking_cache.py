@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from rujuk.graph.ranking_cache import FRESHNESS_WAIT, RankingCache
 from rujuk.graph.rankings import Metric, Ranking, compute_ranking
-from rujuk.graph.referral_graph import Member
+from rujuk.graph.referral_graph import Member, epoch_micros
 from rujuk.graph.store import GraphStore
 
 SLOW = 1.5
@@ -17,7 +17,7 @@ SLOW = 1.5
 async def test_stale_while_recomputing_then_fresh() -> None:
     graphs = GraphStore(pool=None)  # type: ignore[arg-type]  # no database is touched here
     graph = graphs.graph(1)
-    graph.add_member(Member(1, "a", datetime.now(UTC)))
+    graph.add_member(Member(1, "a", epoch_micros(datetime.now(UTC))))
     graph.version = 1
     slow = False
 
@@ -29,7 +29,9 @@ async def test_stale_while_recomputing_then_fresh() -> None:
     cache = RankingCache(graphs, compute)
     first = await cache.ranking(1)
     assert first.version == 1
-    graph.add_member(Member(2, "b", datetime.now(UTC), referrer=1, link_status="ACTIVE"))
+    graph.add_member(
+        Member(2, "b", epoch_micros(datetime.now(UTC)), referrer=1, link_status="ACTIVE")
+    )
     graph.version = 2
     slow = True
     started = time.perf_counter()

@@ -14,9 +14,11 @@ import asyncpg
 
 from rujuk.db.pool import Connection
 
-# Columns in Member's field order (id, external_id, joined_at, referrer, link_status, erased),
-# so that Member(*row) builds one; program_id comes last and is read by index.
-MEMBERS = """SELECT c.id, c.external_id, c.joined_at, r.referrer_id, r.status,
+# Columns in Member's field order (id, external_id, joined_micros, referrer, link_status,
+# erased), so that Member(*row) builds one; program_id comes last and is read by index.
+# joined_at in exact microseconds (extract gives numeric): see Member.joined_micros.
+MEMBERS = """SELECT c.id, c.external_id, (extract(epoch FROM c.joined_at) * 1000000)::bigint,
+                    r.referrer_id, r.status,
                     c.erased_at IS NOT NULL, c.program_id
              FROM customer c LEFT JOIN referral r ON r.referee_id = c.id
              ORDER BY c.id"""
@@ -44,7 +46,8 @@ async def unlock_load(conn: Connection) -> None:
 async def members(conn: Connection) -> list[asyncpg.Record]:
     """Every customer of every program with its link, referrers before their referees.
 
-    Each row is (id, external_id, joined_at, referrer_id, link_status, erased, program_id).
+    Each row is (id, external_id, joined_micros, referrer_id, link_status, erased,
+    program_id).
     """
     return await conn.fetch(MEMBERS)
 

@@ -24,7 +24,7 @@ from rujuk.db import events as event_queries
 from rujuk.db import graph_load
 from rujuk.db import programs as program_queries
 from rujuk.db.pool import Connection, Pool, connect
-from rujuk.graph.referral_graph import Member, ReferralGraph
+from rujuk.graph.referral_graph import Member, ReferralGraph, epoch_micros
 from rujuk.records import Program
 
 logger = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class GraphStore:
                 Member(
                     id=payload["id"],
                     external_id=payload["external_id"],
-                    joined_at=datetime.fromisoformat(payload["joined_at"]),
+                    joined_micros=epoch_micros(datetime.fromisoformat(payload["joined_at"])),
                     referrer=payload["referrer_id"],
                     link_status=payload["status"],
                 )
@@ -253,7 +253,7 @@ def _members_by_program(
     program_column = graph_load.PROGRAM_COLUMN
     appends = {pid: ms.append for pid, ms in by_program.items()}
     for row in rows:
-        # Member(*row[:6]): id, external_id, joined_at, referrer, link_status, erased.
+        # Member(*row[:6]): id, external_id, joined_micros, referrer, link_status, erased.
         member = Member(row[0], row[1], row[2], row[3], row[4], row[5])
         appends[row[program_column]](member)
     for ms in by_program.values():
