@@ -37,6 +37,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 WARM_UP = 15.0
 # The first floor's warm-up: the first load on the freshly seeded database.
 CONDITION = 45.0
+# Longest wait for the machine to be at rest before a start-up is measured.
+QUIET_LIMIT = 60.0
 
 
 def _table(figures: list[Figure]) -> str:
@@ -90,6 +92,8 @@ def _http(
     out.append(f"plain Starlette purchase, before rujuk: {before}")
     results: dict[int, dict[str, float]] = {}
     for count in workers:
+        rested = servers.wait_quiet(url, QUIET_LIMIT)
+        out.append(f"checkpointed and waited {rested:.1f} s for the machine to be at rest")
         port = servers.free_port()
         started = time.perf_counter()
         process = servers.spawn(
