@@ -51,10 +51,7 @@ class RequestGuard(SchemaExtension):
         try:
             query = execution.query
             if query is not None and execution.graphql_document is None:
-                refusal = length_refusal(query, MAX_QUERY_LENGTH)
-                if refusal is not None:
-                    raise refusal
-                document, errors = prepared_document(
+                document, errors = checked_document(
                     execution.schema._schema, query, execution.validation_rules
                 )
                 execution.graphql_document = document
@@ -99,6 +96,17 @@ class RequestGuard(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         return {"cost": self.cost}
+
+
+def checked_document(
+    schema: GraphQLSchema, query: str, rules: tuple[type[ASTValidationRule], ...]
+) -> tuple[DocumentNode, tuple[GraphQLError, ...]]:
+    """The query's document and validation errors, its length checked first: raises
+    QUERY_TOO_LARGE, or the syntax error, as a GraphQLError."""
+    refusal = length_refusal(query, MAX_QUERY_LENGTH)
+    if refusal is not None:
+        raise refusal
+    return prepared_document(schema, query, rules)
 
 
 @lru_cache(maxsize=CACHE_SIZE)

@@ -26,10 +26,10 @@ from graphql import (
 from strawberry.execution import optimized_is_awaitable
 from strawberry.types import ExecutionResult
 
-from rujuk.schema.cost import enforce, length_refusal, operation_cost
+from rujuk.schema.cost import enforce, operation_cost
 from rujuk.schema.errors import classify, classify_in_place
 from rujuk.schema.execution import AcyclicExecutionContext
-from rujuk.schema.guard import MAX_QUERY_LENGTH, prepared_document
+from rujuk.schema.guard import checked_document
 
 # strawberry's default rules: the same tuple keys the same cached preparations.
 VALIDATION_RULES = tuple(specified_rules)
@@ -52,10 +52,7 @@ async def execute_operation(
         return None
     request_id: str = context.request_id
     try:
-        refusal = length_refusal(query, MAX_QUERY_LENGTH)
-        if refusal is not None:
-            raise refusal
-        document, errors = prepared_document(schema, query, VALIDATION_RULES)
+        document, errors = checked_document(schema, query, VALIDATION_RULES)
     except GraphQLError as error:
         classify_in_place(error, request_id)
         return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
