@@ -9,8 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from rujuk.app import create_app
+from rujuk.db import graph_load
+from rujuk.db.pool import connect
+from rujuk.ids import local_id
 from tests.conftest import app_settings
 from tests.fixtures import chain, create_program, register, register_ok
 from tests.graphql_client import GraphQLClient
@@ -91,24 +95,48 @@ async def populate(gql: GraphQLClient) -> tuple[str, list[str]]:
     return pid, ["c0", "c1", "c2", "c3", "c4", "decoy", "b", "f", "r", "r1"]
 
 
-async def test_every_figure_survives_a_restart(database_url: str, tmp_path: Path) -> None:
+async def test_every_figure_survives_a_restart(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with worker(database_url, tmp_path) as gql:
-        pid, names = await populate(gql)
+        # Two programs built at once: their customers' ids interleave.
+        (pid, names), (other, _) = await asyncio.gather(populate(gql), populate(gql))
         before = await snapshot(gql, pid, names)
+        other_before = await snapshot(gql, other, names)
     # The state is not trivial: tiers moved, subtrees were cut, money was reversed.
     assert before["c0"]["stats"]["tier"] == "Silver"
     assert before["r"]["referral"]["status"] == "REJECTED"
     assert before["b"]["stats"]["networkSize"] == 0
     assert before["c2"]["displayName"] == "Erased customer"
     assert before["c1"]["balance"]["reversed"] != "0"
+    assert await interleaved(database_url, pid, other)
+    # The restart reads customers in blocks of three ids over two connections, so that
+    # blocks hold both programs and the programs' customers span several blocks.
+    monkeypatch.setattr(graph_load, "BLOCK_IDS", 3)
     async with worker(database_url, tmp_path) as gql:
         assert await snapshot(gql, pid, names) == before
+        assert await snapshot(gql, other, names) == other_before
         # And the rebuilt graph pays as the old one would: c3 at level 1; c2 is erased and
         # uses up level 2 (no compression); c1 has no qualified referral left (c2 refunded
         # everything, f is FLAGGED), so it is Bronze, which pays no level 3.
         assert await paid(gql, pid, "c4", "o9", "10000") == [("c3", C, 1, "1000")]
         stats = (await customer(gql, pid, "c1"))["stats"]
         assert (stats["qualifiedReferrals"], stats["tier"]) == (0, "Bronze")
+
+
+async def interleaved(database_url: str, first: str, second: str) -> bool:
+    """Whether each program has customers with ids between two of the other's."""
+    conn = await connect(database_url)
+    try:
+        spans = await conn.fetch(
+            "SELECT min(id), max(id) FROM customer WHERE program_id = ANY($1::bigint[])"
+            " GROUP BY program_id",
+            [local_id(first, "Program"), local_id(second, "Program")],
+        )
+    finally:
+        await conn.close()
+    (a_min, a_max), (b_min, b_max) = spans
+    return bool(a_min < b_max and b_min < a_max)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]]) -> None:

@@ -14,7 +14,7 @@ import pytest
 from rujuk.access import Principal, Role
 from rujuk.db import graph_load
 from rujuk.db.pool import connect
-from rujuk.graph.referral_graph import Member, ReferralGraph, epoch_micros
+from rujuk.graph.referral_graph import Member, MemberTable, ReferralGraph, epoch_micros
 from rujuk.records import Program, TierRule
 from rujuk.runtime import Runtime
 from rujuk.services import programs, registration
@@ -138,21 +138,66 @@ def test_epoch_micros_is_exact() -> None:
     assert epoch_micros(datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)) == -1
 
 
-def test_a_loaded_tree_is_a_plain_networkx_graph_that_grows_under_its_leaves() -> None:
+@pytest.mark.parametrize("built", ["loaded", "followed"])
+def test_the_tree_is_a_networkx_graph_both_ways_that_grows_under_its_leaves(built: str) -> None:
     joined = epoch_micros(datetime(2026, 11, 1, tzinfo=UTC))
     members = [
         Member(1, "root", joined),
         Member(2, "a", joined, referrer=1, link_status="ACTIVE"),
-        Member(3, "b", joined, referrer=1, link_status="ACTIVE"),
+        Member(3, "b", joined, referrer=1, link_status="REJECTED"),
         Member(4, "a1", joined, referrer=2, link_status="ACTIVE"),
     ]
-    graph = ReferralGraph.from_members(7, members)
+    if built == "loaded":
+        graph = ReferralGraph.from_table(7, MemberTable.of(members))
+    else:
+        graph = ReferralGraph(7)
+        for member in members:
+            graph.add_member(member)
     tree = graph.tree
+    # The structural tree: every link, REJECTED included; predecessors read from referrers.
     assert sorted(tree.edges) == [(1, 2), (1, 3), (2, 4)]
     assert nx.descendants(tree, 1) == {2, 3, 4}
     assert nx.ancestors(tree, 4) == {1, 2}
+    assert [list(tree.predecessors(c)) for c in (1, 2, 3, 4)] == [[], [1], [1], [2]]
+    assert dict(tree.in_degree) == {1: 0, 2: 1, 3: 1, 4: 1}
+    assert dict(tree.out_degree) == {1: 2, 2: 1, 3: 0, 4: 0}
+    assert sorted(tree.reverse(copy=False).edges) == [(2, 1), (3, 1), (4, 2)]
+    assert nx.is_arborescence(tree)
+    assert next(iter(nx.topological_sort(tree))) == 1
+    assert tree.has_edge(2, 4)
+    assert not tree.has_edge(4, 2)
     # Leaves 3 and 4 share one read-only mapping of referees until they get one.
     graph.add_member(Member(5, "b1", joined, referrer=3, link_status="ACTIVE"))
     assert list(tree.successors(3)) == [5]
     assert list(tree.successors(4)) == []
-    assert graph.members[1].network_size == 4
+    assert list(tree.predecessors(5)) == [3]
+    assert tree.number_of_nodes() == 5
+    assert tree.number_of_edges() == 4
+    assert graph.members[1].network_size == 2  # 3's subtree hangs under a REJECTED link
+    # Writes go through ReferralGraph: one through networkx fails before writing anything.
+    with pytest.raises(nx.NetworkXError, match="Frozen"):
+        tree.add_edge(4, 6)
+    with pytest.raises(nx.NetworkXError, match="Frozen"):
+        tree.remove_node(4)
+    assert 6 not in tree
+    assert tree.number_of_edges() == 4
+    copy = tree.copy()
+    copy.add_edge(4, 6)
+    assert sorted(copy.edges) == [(1, 2), (1, 3), (2, 4), (3, 5), (4, 6)]
+
+
+def test_a_member_table_is_in_id_order() -> None:
+    joined = epoch_micros(datetime(2026, 11, 1, tzinfo=UTC))
+    table = MemberTable.of([Member(2, "b", joined), Member(1, "a", joined)])
+    with pytest.raises(ValueError, match="id order"):
+        ReferralGraph.from_table(1, table)
+
+
+async def test_only_a_snapshot_id_is_shared(database_url: str) -> None:
+    conn = await connect(database_url)
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            with pytest.raises(ValueError, match="snapshot id"):
+                await graph_load.share_snapshot(conn, "1'; DROP TABLE customer; --")
+    finally:
+        await conn.close()

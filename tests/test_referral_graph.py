@@ -1,4 +1,4 @@
-"""ReferralGraph.from_members (the bulk load) computes every figure exactly as the events
+"""ReferralGraph.from_table (the bulk load) computes every figure exactly as the events
 (add_member, record_spend) maintain it, whatever the amounts' form (the database hands
 20000 back as 2E+4)."""
 
@@ -9,7 +9,14 @@ from decimal import Decimal
 
 import pytest
 
-from rujuk.graph.referral_graph import ACTIVE, FLAGGED, REJECTED, Member, ReferralGraph
+from rujuk.graph.referral_graph import (
+    ACTIVE,
+    FLAGGED,
+    REJECTED,
+    Member,
+    MemberTable,
+    ReferralGraph,
+)
 
 FIGURES = ("network_size", "qualified_referrals", "network_revenue", "influence_units")
 
@@ -52,7 +59,7 @@ def incremental(members: list[Member]) -> ReferralGraph:
 )
 @pytest.mark.parametrize("seed", range(5))
 def test_bulk_figures_equal_the_incremental_ones(seed: int, amounts: list[str]) -> None:
-    loaded = ReferralGraph.from_members(1, forest(seed, amounts))
+    loaded = ReferralGraph.from_table(1, MemberTable.of(forest(seed, amounts)))
     followed = incremental(forest(seed, amounts))
     for member_id, member in loaded.members.items():
         other = followed.members[member_id]

@@ -7,8 +7,8 @@ up to date as events arrive, in O(depth) per event.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
@@ -78,6 +78,35 @@ class DownlineEntry:
     parent_id: int
 
 
+@dataclass(slots=True)
+class MemberTable:
+    """One program's customers as columns in id order, the shape of a bulk load, with the
+    purchase totals (net spend, purchases) of those who bought, by customer id."""
+
+    ids: list[int] = field(default_factory=list)
+    external_ids: list[str] = field(default_factory=list)
+    joined_micros: list[int] = field(default_factory=list)
+    referrers: list[int | None] = field(default_factory=list)
+    link_statuses: list[str | None] = field(default_factory=list)
+    erased: list[bool] = field(default_factory=list)
+    spends: dict[int, tuple[Decimal, int]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, members: Iterable[Member]) -> MemberTable:
+        """The table of members (in id order) and what they spent."""
+        table = cls()
+        for m in members:
+            table.ids.append(m.id)
+            table.external_ids.append(m.external_id)
+            table.joined_micros.append(m.joined_micros)
+            table.referrers.append(m.referrer)
+            table.link_statuses.append(m.link_status)
+            table.erased.append(m.erased)
+            if m.purchases or m.spend is not ZERO:
+                table.spends[m.id] = (m.spend, m.purchases)
+        return table
+
+
 class ReferralGraph:
     """The referral tree of one program (every link, whatever its status)."""
 
@@ -85,8 +114,8 @@ class ReferralGraph:
         self.program_id = program_id
         # The last graph_event version applied: see GraphStore.
         self.version = 0
-        self.tree = nx.DiGraph()
         self.members: dict[int, Member] = {}
+        self.tree = _referral_tree(self.members, [])
         self.by_external_id: dict[str, int] = {}
 
     def __contains__(self, customer_id: object) -> bool:
@@ -96,38 +125,52 @@ class ReferralGraph:
         return len(self.members)
 
     @classmethod
-    def from_members(cls, program_id: int, members: list[Member]) -> ReferralGraph:
-        """Build a graph from members listed referrers first, computing every figure bottom-up.
+    def from_table(cls, program_id: int, table: MemberTable) -> ReferralGraph:
+        """Build a graph from a bulk load, computing every figure bottom-up.
 
         Sizes, qualified referrals and influence are summed level by level with numpy (exact
         integers); revenue stays Decimal, added up the tree only where a subtree has spent.
-        The networkx adjacency is filled directly: add_edges_from costs twice as much at 1M.
         """
         graph = cls(program_id)
-        n = len(members)
-        graph.members = by_id = {m.id: m for m in members}
-        graph.by_external_id = {m.external_id: m.id for m in members}
-        _fill_tree(graph.tree, members)
+        n = len(table.ids)
+        members = list(
+            map(
+                Member,
+                table.ids,
+                table.external_ids,
+                table.joined_micros,
+                table.referrers,
+                table.link_statuses,
+                table.erased,
+            )
+        )
+        graph.members = by_id = dict(zip(table.ids, members, strict=True))
+        graph.by_external_id = dict(zip(table.external_ids, table.ids, strict=True))
+        graph.tree = _referral_tree(by_id, members)
         if n == 0:
             return graph
-        position = {m.id: i for i, m in enumerate(members)}
-        # One pass over the members for everything numpy needs (each pass costs ~0.3 s at 1M).
-        parents: list[int] = []
-        flags: list[int] = []
-        for m in members:
-            up = m.referrer
-            parents.append(-1 if up is None else position[up])
-            # bit 0: effective link (not REJECTED); bit 1: qualified; bit 2: has spent.
-            flags.append(
-                (up is not None and m.link_status != REJECTED)
-                | (m.link_status == ACTIVE and m.spend > 0) << 1
-                | (m.spend is not ZERO) << 2
-            )
-        parent = np.array(parents, dtype=np.int64)
-        flag = np.array(flags, dtype=np.int8)
-        effective = (flag & 1).astype(np.bool_)
-        qualified = (flag & 2).astype(np.bool_)
-        spent = (flag & 4).astype(np.int64)
+        for customer_id, (spend, purchases) in table.spends.items():
+            member = by_id[customer_id]
+            member.spend = spend
+            member.purchases = purchases
+        ids = np.array(table.ids, dtype=np.int64)
+        if n > 1 and not bool((ids[1:] > ids[:-1]).all()):
+            raise ValueError("a member table lists its customers in id order")
+        referrers = np.array(table.referrers, dtype=object)
+        linked = referrers != None  # noqa: E711 (elementwise on an object array)
+        parent = np.full(n, -1, dtype=np.int64)
+        parent[linked] = np.searchsorted(ids, referrers[linked].astype(np.int64))
+        statuses = np.array(table.link_statuses, dtype=object)
+        effective = linked & np.not_equal(statuses, REJECTED)
+        spenders = np.searchsorted(ids, np.fromiter(table.spends, np.int64, len(table.spends)))
+        has_spent = np.zeros(n, dtype=np.bool_)
+        has_spent[spenders] = True
+        positive = np.zeros(n, dtype=np.bool_)
+        positive[spenders] = np.fromiter(
+            (spend > 0 for spend, _ in table.spends.values()), np.bool_, len(table.spends)
+        )
+        qualified = np.equal(statuses, ACTIVE) & positive
+        spent = has_spent.astype(np.int64)
         depth = _depths(parent)
         # Deepest first; within a level the order does not matter to integer sums.
         order = np.argsort(-depth, kind="stable")
@@ -180,11 +223,17 @@ class ReferralGraph:
         """A new customer signed up under its referrer (if any)."""
         self.members[member.id] = member
         self.by_external_id[member.external_id] = member.id
-        self.tree.add_node(member.id)
+        # Straight into the adjacency: networkx's add_node and add_edge would write the
+        # predecessor side, which the tree reads from the members (see _referral_tree).
+        tree = self.tree
+        tree._node.setdefault(member.id, NO_ATTRIBUTES)
+        tree._succ.setdefault(member.id, NO_ATTRIBUTES)
         if member.referrer is not None:
-            if self.tree._succ[member.referrer] is NO_ATTRIBUTES:
-                self.tree._succ[member.referrer] = {}  # its first referee (see _fill_tree)
-            self.tree.add_edge(member.referrer, member.id)
+            referees = tree._succ[member.referrer]
+            if referees is NO_ATTRIBUTES:
+                referees = tree._succ[member.referrer] = {}  # its first referee
+            referees[member.id] = NO_ATTRIBUTES
+        nx._clear_cache(tree)
         self._spread(member, +1)
 
     def set_link_status(self, referee_id: int, status: str) -> None:
@@ -293,18 +342,18 @@ class ReferralGraph:
             level = [e.customer_id for e in entries]
 
 
-def _fill_tree(tree: nx.DiGraph, members: list[Member]) -> None:
-    """Fill an empty DiGraph with every member and link, as add_edges_from would, except
-    that the many empty mappings are one shared read-only mapping: every node's attributes
-    and every link's, the referees of each customer without any (most of them) and the
-    referrer of each root. Three million dicts would cost seconds of the start-up at 1M
-    customers; read-only, a write through networkx fails loudly instead of spreading, and
-    add_member gives a customer its own referee dict before its first referee."""
-    tree._node.update(dict.fromkeys((m.id for m in members), NO_ATTRIBUTES))
-    pred: dict[int, Mapping[int, Mapping[str, object]]] = {
-        m.id: NO_ATTRIBUTES if m.referrer is None else {m.referrer: NO_ATTRIBUTES} for m in members
-    }
-    succ: dict[int, Mapping[int, Mapping[str, object]]] = dict.fromkeys(pred, NO_ATTRIBUTES)
+def _referral_tree(by_id: Mapping[int, Member], members: list[Member]) -> nx.DiGraph:
+    """A DiGraph of every member and link, as add_edges_from would build it, but for two
+    savings that cost a million-customer start-up over a second and ~0.4 GB:
+    - the predecessor side (networkx's _pred) is Referrers, read from the members;
+    - the many empty mappings are one shared read-only mapping: every node's attributes,
+      every link's, and the referees of each customer without any (most of them).
+    The graph is frozen for networkx (its add_* and remove_* raise before writing): writes
+    go through ReferralGraph, whose add_member writes the adjacency itself.
+    """
+    tree = nx.DiGraph()
+    tree._node.update(dict.fromkeys(by_id, NO_ATTRIBUTES))
+    succ: dict[int, Mapping[int, Mapping[str, object]]] = dict.fromkeys(by_id, NO_ATTRIBUTES)
     for m in members:
         up = m.referrer
         if up is not None:
@@ -313,7 +362,33 @@ def _fill_tree(tree: nx.DiGraph, members: list[Member]) -> None:
                 referees = succ[up] = {}
             referees[m.id] = NO_ATTRIBUTES  # type: ignore[index]
     tree._succ.update(succ)  # _adj is the same dict
-    tree._pred.update(pred)
+    tree._pred = Referrers(by_id)
+    nx.freeze(tree)
+    return tree
+
+
+class Referrers(Mapping[int, Mapping[int, Mapping[str, object]]]):
+    """The tree's predecessor side, read from the members: in a tree a customer has at most
+    one referrer, which Member.referrer holds already (a dict per customer costs ~0.25 GB
+    at a million)."""
+
+    __slots__ = ("_members",)
+
+    def __init__(self, members: Mapping[int, Member]) -> None:
+        self._members = members
+
+    def __getitem__(self, customer_id: int) -> Mapping[int, Mapping[str, object]]:
+        up = self._members[customer_id].referrer
+        return NO_ATTRIBUTES if up is None else MappingProxyType({up: NO_ATTRIBUTES})
+
+    def __contains__(self, customer_id: object) -> bool:
+        return customer_id in self._members
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
 
 
 NO_ATTRIBUTES: Mapping[Any, Any] = MappingProxyType({})

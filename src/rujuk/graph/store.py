@@ -24,7 +24,7 @@ from rujuk.db import events as event_queries
 from rujuk.db import graph_load
 from rujuk.db import programs as program_queries
 from rujuk.db.pool import Connection, Pool, connect
-from rujuk.graph.referral_graph import Member, ReferralGraph, epoch_micros
+from rujuk.graph.referral_graph import Member, MemberTable, ReferralGraph, epoch_micros
 from rujuk.records import Program
 
 logger = logging.getLogger(__name__)
@@ -79,21 +79,22 @@ class GraphStore:
         """Build every program's graph from one consistent snapshot of the database."""
         # Millions of small objects: the collector would rescan them over and over (it
         # doubled the load time at 1M customers, the fetch included).
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, self.pool.acquire() as helper:
             await graph_load.lock_load(conn)
             gc.disable()
             try:
                 async with conn.transaction(isolation="repeatable_read", readonly=True):
-                    versions = await event_queries.graph_versions(conn)
-                    programs = await program_queries.list_programs(conn)
-                    rows = await graph_load.members(conn)
-                    spend = await graph_load.spend(conn)
-                by_program = _members_by_program(versions, rows, spend)
-                del rows, spend
-                graphs = {
-                    pid: ReferralGraph.from_members(pid, ms) for pid, ms in by_program.items()
-                }
-                del by_program
+                    snapshot = await graph_load.export_snapshot(conn)
+                    async with helper.transaction(isolation="repeatable_read", readonly=True):
+                        await graph_load.share_snapshot(helper, snapshot)
+                        versions = await event_queries.graph_versions(conn)
+                        programs = await program_queries.list_programs(conn)
+                        blocks = await graph_load.members([conn, helper])
+                        spend = await graph_load.spend(conn)
+                tables = _tables_by_program(versions, blocks, spend)
+                del blocks, spend
+                graphs = {pid: ReferralGraph.from_table(pid, t) for pid, t in tables.items()}
+                del tables
                 # The graphs live as long as the process: out of the collector's sight, a
                 # full collection while serving does not walk millions of members.
                 gc.freeze()
@@ -243,25 +244,38 @@ class GraphStore:
             task.add_done_callback(_background.discard)
 
 
-def _members_by_program(
+def _tables_by_program(
     versions: dict[int, int],
-    rows: list[Any],
-    spend: dict[int, tuple[Decimal, int]],
-) -> dict[int, list[Member]]:
-    """Members of each program in id order (referrers first), with their purchase totals."""
-    by_program: dict[int, list[Member]] = {pid: [] for pid in versions}
-    program_column = graph_load.PROGRAM_COLUMN
-    appends = {pid: ms.append for pid, ms in by_program.items()}
-    for row in rows:
-        # Member(*row[:6]): id, external_id, joined_micros, referrer, link_status, erased.
-        member = Member(row[0], row[1], row[2], row[3], row[4], row[5])
-        appends[row[program_column]](member)
-    for ms in by_program.values():
-        for member in ms:
-            bought = spend.get(member.id)
-            if bought is not None:
-                member.spend, member.purchases = bought
-    return by_program
+    blocks: list[graph_load.MemberBlock],
+    spend: dict[int, dict[int, tuple[Decimal, int]]],
+) -> dict[int, MemberTable]:
+    """Each program's customers in id order, with their purchase totals."""
+    tables = {pid: MemberTable(spends=spend.get(pid, {})) for pid in versions}
+    for block in blocks:
+        programs = block.program_ids
+        if programs.count(programs[0]) == len(programs):  # one program: the usual block
+            _extend(tables[programs[0]], block, None)
+            continue
+        rows: defaultdict[int, list[int]] = defaultdict(list)
+        for row, pid in enumerate(programs):
+            rows[pid].append(row)
+        for pid, picked in rows.items():
+            _extend(tables[pid], block, picked)
+    return tables
+
+
+def _extend(table: MemberTable, block: graph_load.MemberBlock, rows: list[int] | None) -> None:
+    """Append a block's customers (only those at `rows`, when given) to the table."""
+    columns: tuple[tuple[list[Any], list[Any]], ...] = (
+        (table.ids, block.ids),
+        (table.external_ids, block.external_ids),
+        (table.joined_micros, block.joined_micros),
+        (table.referrers, block.referrers),
+        (table.link_statuses, block.link_statuses),
+        (table.erased, block.erased),
+    )
+    for column, values in columns:
+        column.extend(values if rows is None else [values[i] for i in rows])
 
 
 class GraphWrite:
