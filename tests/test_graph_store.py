@@ -186,11 +186,16 @@ def test_the_tree_is_a_networkx_graph_both_ways_that_grows_under_its_leaves(buil
     assert sorted(copy.edges) == [(1, 2), (1, 3), (2, 4), (3, 5), (4, 6)]
 
 
-def test_a_member_table_is_in_id_order() -> None:
+def test_a_member_table_is_in_id_order_and_spends_are_its_customers() -> None:
     joined = epoch_micros(datetime(2026, 11, 1, tzinfo=UTC))
     table = MemberTable.of([Member(2, "b", joined), Member(1, "a", joined)])
     with pytest.raises(ValueError, match="id order"):
         ReferralGraph.from_table(1, table)
+    for ids in ([1, 3], []):
+        table = MemberTable.of([Member(i, f"c{i}", joined) for i in ids])
+        table.spends[2] = (Decimal(5), 1)
+        with pytest.raises(ValueError, match="spends"):
+            ReferralGraph.from_table(1, table)
 
 
 async def test_only_a_snapshot_id_is_shared(database_url: str) -> None:
