@@ -21,12 +21,16 @@ from rujuk.graph.referral_graph import (
 FIGURES = ("network_size", "qualified_referrals", "network_revenue", "influence_units")
 
 
-def forest(seed: int, amounts: list[str]) -> list[Member]:
-    """Members in id order, referrers first: chains, bushes and roots, some spending."""
+def forest(seed: int, amounts: list[str], reach: int = 6) -> list[Member]:
+    """Members in id order, referrers first: chains, bushes and roots, some spending.
+
+    Each referrer is one of the `reach` customers before: a reach of 1 makes chains 60-80
+    deep (influence past int64 at load), longer ones bushes and shallow forests.
+    """
     rng = random.Random(seed)
     members: list[Member] = []
     for i in range(1, 400):
-        referrer = None if i == 1 or rng.random() < 0.05 else rng.randrange(max(1, i - 6), i)
+        referrer = None if i == 1 or rng.random() < 0.05 else rng.randrange(max(1, i - reach), i)
         status = None if referrer is None else rng.choice([ACTIVE] * 6 + [FLAGGED, REJECTED])
         member = Member(i, f"c{i}", rng.randrange(10**15), referrer, status)
         if rng.random() < 0.4:
@@ -57,10 +61,11 @@ def incremental(members: list[Member]) -> ReferralGraph:
     [["150000", "2E+4", "999"], ["12.50", "0.01", "7"], ["150000.00", "3e3", "1"]],
     ids=["whole", "cents", "mixed-exponents"],
 )
+@pytest.mark.parametrize("reach", [1, 6, 400], ids=["chains", "bushes", "shallow"])
 @pytest.mark.parametrize("seed", range(5))
-def test_bulk_figures_equal_the_incremental_ones(seed: int, amounts: list[str]) -> None:
-    loaded = ReferralGraph.from_table(1, MemberTable.of(forest(seed, amounts)))
-    followed = incremental(forest(seed, amounts))
+def test_bulk_figures_equal_the_incremental_ones(seed: int, amounts: list[str], reach: int) -> None:
+    loaded = ReferralGraph.from_table(1, MemberTable.of(forest(seed, amounts, reach)))
+    followed = incremental(forest(seed, amounts, reach))
     for member_id, member in loaded.members.items():
         other = followed.members[member_id]
         for figure in FIGURES:
@@ -70,3 +75,14 @@ def test_bulk_figures_equal_the_incremental_ones(seed: int, amounts: list[str]) 
                 figure,
             )
     assert sum(m.network_revenue > 0 for m in loaded.members.values()) > 50
+
+
+def test_the_forests_take_both_ways_of_summing_influence() -> None:
+    # The load sums influence in int64 while n * 2**height fits, in Python integers past it.
+    def fits_int64(members: list[Member]) -> bool:
+        graph = ReferralGraph.from_table(1, MemberTable.of(members))
+        return len(members).bit_length() + max(graph.depth(m.id) for m in members) < 62
+
+    cases = [(seed, amounts) for seed in range(5) for amounts in (["1"], ["12.50", "0.01"])]
+    assert not all(fits_int64(forest(seed, amounts, 1)) for seed, amounts in cases)
+    assert all(fits_int64(forest(seed, amounts, 400)) for seed, amounts in cases)
