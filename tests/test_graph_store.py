@@ -166,24 +166,40 @@ def test_the_tree_is_a_networkx_graph_both_ways_that_grows_under_its_leaves(buil
     assert next(iter(nx.topological_sort(tree))) == 1
     assert tree.has_edge(2, 4)
     assert not tree.has_edge(4, 2)
-    # Leaves 3 and 4 share one read-only mapping of referees until they get one.
+    # Referees join a leaf (3), a referrer with referees (1) and a customer who joined
+    # after the load (5): each keeps its referees in id order.
     graph.add_member(Member(5, "b1", joined, referrer=3, link_status="ACTIVE"))
-    assert list(tree.successors(3)) == [5]
-    assert list(tree.successors(4)) == []
+    graph.add_member(Member(6, "c", joined, referrer=1, link_status="ACTIVE"))
+    graph.add_member(Member(7, "b11", joined, referrer=5, link_status="ACTIVE"))
+    graph.add_member(Member(8, "b12", joined, referrer=5, link_status="ACTIVE"))
+    assert [list(tree.successors(c)) for c in range(1, 9)] == [
+        [2, 3, 6],
+        [4],
+        [5],
+        [],
+        [7, 8],
+        [],
+        [],
+        [],
+    ]
     assert list(tree.predecessors(5)) == [3]
-    assert tree.number_of_nodes() == 5
-    assert tree.number_of_edges() == 4
-    assert graph.members[1].network_size == 2  # 3's subtree hangs under a REJECTED link
+    assert tree.number_of_nodes() == 8
+    assert tree.number_of_edges() == 7
+    assert dict(tree.adj[1]) == {2: {}, 3: {}, 6: {}}
+    assert nx.descendants(tree, 3) == {5, 7, 8}
+    with pytest.raises(nx.NetworkXError, match="not in the digraph"):
+        tree.successors(99)
+    assert graph.members[1].network_size == 3  # 3's subtree hangs under a REJECTED link
     # Writes go through ReferralGraph: one through networkx fails before writing anything.
     with pytest.raises(nx.NetworkXError, match="Frozen"):
-        tree.add_edge(4, 6)
+        tree.add_edge(4, 9)
     with pytest.raises(nx.NetworkXError, match="Frozen"):
         tree.remove_node(4)
-    assert 6 not in tree
-    assert tree.number_of_edges() == 4
+    assert 9 not in tree
+    assert tree.number_of_edges() == 7
     copy = tree.copy()
-    copy.add_edge(4, 6)
-    assert sorted(copy.edges) == [(1, 2), (1, 3), (2, 4), (3, 5), (4, 6)]
+    copy.add_edge(4, 9)
+    assert sorted(copy.edges) == [(1, 2), (1, 3), (1, 6), (2, 4), (3, 5), (4, 9), (5, 7), (5, 8)]
 
 
 def test_a_member_table_is_in_id_order_and_spends_are_its_customers() -> None:
