@@ -28,26 +28,29 @@ def rujuk_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "rujuk", *args]
 
 
-def server_environment(database_url: str, admin_token: str, data_dir: Path) -> dict[str, str]:
+def server_environment(
+    database_url: str, admin_token: str, data_dir: Path, log_level: str = "WARNING"
+) -> dict[str, str]:
     """This process's environment without rujuk's settings, plus the given ones."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("RUJUK_", "DATABASE_"))}
     environ.update(
         DATABASE_URL=database_url,
         RUJUK_ADMIN_TOKEN=admin_token,
         RUJUK_DATA_DIR=str(data_dir),
-        RUJUK_LOG_LEVEL="WARNING",
+        RUJUK_LOG_LEVEL=log_level,
     )
     return environ
 
 
 @contextlib.asynccontextmanager
 async def running_server(
-    database_url: str, admin_token: str, folder: Path, workers: int = 1
+    database_url: str, admin_token: str, folder: Path, workers: int = 1, log_level: str = "WARNING"
 ) -> AsyncIterator[str]:
-    """`rujuk serve` on the database until the block ends; yields its base URL."""
+    """`rujuk serve` on the database until the block ends; yields its base URL (its output
+    goes to folder / "serve.log")."""
     port = free_port()
     log_path = folder / "serve.log"
-    environ = server_environment(database_url, admin_token, folder / "data")
+    environ = server_environment(database_url, admin_token, folder / "data", log_level)
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             *rujuk_command("serve", "--port", str(port), "--workers", str(workers)),

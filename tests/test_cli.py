@@ -17,6 +17,7 @@ from rujuk.database import database_url_for, drop_database, ensure_database
 from rujuk.db.pool import connect
 from tests.fixtures import create_program
 from tests.graphql_client import GraphQLClient
+from tests.servers import running_server
 
 RUJUK = Path(sys.executable).parent / "rujuk"
 
@@ -217,3 +218,15 @@ async def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
         assert run.code == 2
         assert "usage:" in run.err
         assert "Traceback" not in run.err
+
+
+async def test_every_worker_logs_at_the_configured_level(database_url: str, tmp_path: Path) -> None:
+    # Workers are fresh interpreters: each must set up logging itself.
+    log = tmp_path / "serve.log"
+    async with running_server(database_url, "cli-test-admin-token-0123456789", tmp_path, 2, "INFO"):
+        # The second worker loads once the first has (the load lock): wait up to 60 s.
+        for _ in range(600):
+            if log.read_text(errors="replace").count("rujuk.graph.store: loaded") == 2:
+                break
+            await asyncio.sleep(0.1)
+    assert log.read_text(errors="replace").count("rujuk.graph.store: loaded") == 2

@@ -264,8 +264,11 @@ def _replay(body: bytes) -> Receive:
 
 def app_from_environment() -> Starlette:
     """The factory uvicorn's workers call: the CLI has put the database URL in DATABASE_URL."""
-    from rujuk.config import load_settings
+    from rujuk.config import configure_logging, load_settings
 
     settings = load_settings()
     assert settings.database_url is not None, "rujuk serve sets DATABASE_URL for its workers"
+    # A worker of --workers N is a fresh interpreter: without this its logs below WARNING
+    # (the graph load's among them) would be dropped.
+    configure_logging(settings.log_level)
     return create_app(settings, settings.database_url)
