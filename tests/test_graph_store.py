@@ -131,6 +131,38 @@ async def test_join_times_are_the_same_loaded_or_followed(
     assert {m.external_id: m.joined_micros for m in loaded} == expected
 
 
+async def test_the_stored_join_times_are_exact(database_url: str) -> None:
+    moments = [
+        datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(1900, 2, 28, 12, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 11, 24, 15, 30, 1, 999_999, tzinfo=UTC),
+        datetime(2999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ]
+    conn = await connect(database_url)
+    # Rolled back: customers cannot be deleted.
+    writes = conn.transaction()
+    await writes.start()
+    try:
+        program_id = await conn.fetchval(
+            """INSERT INTO program (name, currency, tiers, max_payout_rate, referee_reward,
+                                    hold_days, compression)
+               VALUES ('P', 'IDR', '[]', 0.3, 0, 14, false) RETURNING id"""
+        )
+        rows = await conn.fetch(
+            """INSERT INTO customer (program_id, external_id, display_name, channel, joined_at)
+               SELECT $1, 'c' || i, 'C', 'DIRECT', t
+               FROM unnest($2::timestamptz[]) WITH ORDINALITY AS m(t, i)
+               RETURNING joined_at, joined_micros""",
+            program_id,
+            moments,
+        )
+    finally:
+        await writes.rollback()
+        await conn.close()
+    assert [r["joined_micros"] for r in rows] == [epoch_micros(m) for m in moments]
+    assert [epoch_micros(r["joined_at"]) for r in rows] == [epoch_micros(m) for m in moments]
+
+
 def test_epoch_micros_is_exact() -> None:
     assert epoch_micros(datetime(1970, 1, 1, tzinfo=UTC)) == 0
     moment = datetime(2026, 11, 24, 15, 30, 1, 999_999, tzinfo=UTC)

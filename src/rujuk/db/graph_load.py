@@ -25,11 +25,10 @@ from rujuk.db.pool import Connection
 LINK_STATUSES = ("ACTIVE", "FLAGGED", "REJECTED")
 _STATUS_CODE = " ".join(f"WHEN '{s}' THEN {i + 1}" for i, s in enumerate(LINK_STATUSES))
 
-# joined_at in exact microseconds (extract gives numeric): see Member.joined_micros.
 MEMBER_BLOCK = f"""
     SELECT array_agg(c.id ORDER BY c.id),
            array_agg(c.external_id ORDER BY c.id),
-           array_agg((extract(epoch FROM c.joined_at) * 1000000)::bigint ORDER BY c.id),
+           array_agg(c.joined_micros ORDER BY c.id),
            array_agg(r.referrer_id ORDER BY c.id),
            array_agg(CASE r.status {_STATUS_CODE} ELSE 0 END::smallint ORDER BY c.id),
            array_agg(c.erased_at IS NOT NULL ORDER BY c.id),
