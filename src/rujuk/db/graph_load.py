@@ -24,6 +24,7 @@ from rujuk.db.pool import Connection
 # object): code i + 1 is LINK_STATUSES[i], 0 is no link.
 LINK_STATUSES = ("ACTIVE", "FLAGGED", "REJECTED")
 _STATUS_CODE = " ".join(f"WHEN '{s}' THEN {i + 1}" for i, s in enumerate(LINK_STATUSES))
+_STATUS_OF_CODE = (None, *LINK_STATUSES)
 
 MEMBER_BLOCK = f"""
     SELECT array_agg(c.id ORDER BY c.id),
@@ -113,14 +114,13 @@ async def _blocks(conn: Connection, starts: list[int]) -> list[MemberBlock | Non
         if row[0] is None:  # no customer in the block
             found.append(None)
             continue
-        statuses = (None, *LINK_STATUSES)
         found.append(
             MemberBlock(
                 row[0],
                 row[1],
                 row[2],
                 row[3],
-                [statuses[code] for code in row[4]],
+                [_STATUS_OF_CODE[code] for code in row[4]],
                 row[5],
                 row[6],
             )

@@ -358,7 +358,23 @@ def _referral_tree(by_id: Mapping[int, Member], referees: Referees) -> nx.DiGrap
     return tree
 
 
-class Referees(Mapping[int, Mapping[int, Mapping[str, object]]]):
+class _Adjacency(Mapping[int, Mapping[int, Mapping[str, object]]]):
+    """One side of the tree's adjacency, keyed by the members (every customer is a node)."""
+
+    __slots__ = ("_members",)
+    _members: Mapping[int, Member]
+
+    def __contains__(self, customer_id: object) -> bool:
+        return customer_id in self._members
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
+class Referees(_Adjacency):
     """The tree's successor side: each customer's referees, oldest id first.
 
     Those of the bulk load sit in flat arrays (for each loaded id, where its referees start
@@ -367,7 +383,7 @@ class Referees(Mapping[int, Mapping[int, Mapping[str, object]]]):
     A customer who gains a referee later gets a dict, its loaded referees copied in.
     """
 
-    __slots__ = ("_grown", "_ids", "_members", "_referees", "_starts")
+    __slots__ = ("_grown", "_ids", "_referees", "_starts")
 
     def __init__(
         self,
@@ -413,22 +429,13 @@ class Referees(Mapping[int, Mapping[int, Mapping[str, object]]]):
             return NO_ATTRIBUTES
         return MappingProxyType(dict.fromkeys(self._referees[start:stop], NO_ATTRIBUTES))
 
-    def __contains__(self, customer_id: object) -> bool:
-        return customer_id in self._members
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._members)
-
-    def __len__(self) -> int:
-        return len(self._members)
-
-
-class Referrers(Mapping[int, Mapping[int, Mapping[str, object]]]):
+class Referrers(_Adjacency):
     """The tree's predecessor side, read from the members: in a tree a customer has at most
     one referrer, which Member.referrer holds already (a dict per customer costs ~0.25 GB
     at a million)."""
 
-    __slots__ = ("_members",)
+    __slots__ = ()
 
     def __init__(self, members: Mapping[int, Member]) -> None:
         self._members = members
@@ -436,15 +443,6 @@ class Referrers(Mapping[int, Mapping[int, Mapping[str, object]]]):
     def __getitem__(self, customer_id: int) -> Mapping[int, Mapping[str, object]]:
         up = self._members[customer_id].referrer
         return NO_ATTRIBUTES if up is None else MappingProxyType({up: NO_ATTRIBUTES})
-
-    def __contains__(self, customer_id: object) -> bool:
-        return customer_id in self._members
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._members)
-
-    def __len__(self) -> int:
-        return len(self._members)
 
 
 NO_ATTRIBUTES: Mapping[Any, Any] = MappingProxyType({})
