@@ -289,9 +289,9 @@ class Model:
     def review(self, ext: str, decision: str) -> bool:
         """False when the review must be refused (a REJECTED link stays rejected)."""
         customer = self.customers[ext]
+        if customer.status == "REJECTED":
+            return False
         if decision == "APPROVE":
-            if customer.status == "REJECTED":
-                return False
             customer.status = "ACTIVE"
             return True
         customer.status = "REJECTED"

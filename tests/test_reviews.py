@@ -359,3 +359,15 @@ async def test_a_partner_of_another_program_is_forbidden(gql: GraphQLClient) -> 
     # Nothing changed in their program; the partner works in its own.
     assert (await customer(gql, theirs["id"], "c0"))["balance"]["pending"] == "100"
     assert await paid(partner, mine["id"], "c1", "o1", "1000") == [("c0", C, 1, "100")]
+
+
+async def test_a_rejected_link_cannot_be_rejected_again(gql: GraphQLClient) -> None:
+    program = await create_program(gql, holdDays=0)
+    pid = program["id"]
+    links = await flagged_chain(gql, pid)
+    assert (await review(gql, links["c1"], "REJECT"))["referral"]["status"] == "REJECTED"
+    again = await review(gql, links["c1"], "REJECT")
+    assert again["referral"] is None
+    assert [(e["code"], e["field"]) for e in again["userErrors"]] == [
+        ("INVALID_INPUT", ["input", "decision"])
+    ]

@@ -46,9 +46,11 @@ async def review_referral(
                 # Read again under the lock: a concurrent review may have rejected it.
                 current = await referral_queries.get_referral(conn, referral.id)
                 assert current is not None
-                if current.status == REJECTED and status != REJECTED:
+                if current.status == REJECTED:
                     raise DomainError(
-                        "INVALID_INPUT", "a rejected referral stays rejected", ["input", "decision"]
+                        "INVALID_INPUT",
+                        "a rejected referral is final and cannot be reviewed again",
+                        ["input", "decision"],
                     )
                 write.expect(version + 1)
                 updated = await referral_queries.set_status(conn, referral.id, status, note)
