@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -159,7 +160,7 @@ async def test_replaying_an_order_returns_the_first_result(gql: GraphQLClient) -
     pid = program["id"]
     await chain(gql, pid, 3)
     first = await record(gql, pid, "c2", "o1", "10000")
-    again = await record(gql, pid, "c2", "o1", "10000", occurredAt="2030-01-01T00:00:00Z")
+    again = await record(gql, pid, "c2", "o1", "10000", occurredAt="2020-01-01T00:00:00Z")
     assert again == first
     # Nothing new: c1 earned once, c2 had its welcome once.
     assert (await customer(gql, pid, "c1"))["rewards"]["totalCount"] == 1
@@ -207,3 +208,16 @@ async def test_concurrent_refunds_never_refund_more_than_the_purchase(gql: Graph
         "approved": "0",
         "reversed": "600",
     }
+
+
+async def test_a_purchase_dated_more_than_five_minutes_ahead_is_refused(gql: GraphQLClient) -> None:
+    program = await create_program(gql)
+    pid = program["id"]
+    await chain(gql, pid, 2)
+    ahead = (datetime.now(UTC) + timedelta(minutes=10)).isoformat()
+    payload = await record(gql, pid, "c1", "o1", "10000", occurredAt=ahead)
+    assert payload["purchase"] is None
+    assert codes(payload) == [("INVALID_INPUT", ["input", "occurredAt"])]
+    # Within the clock skew it is recorded.
+    soon = (datetime.now(UTC) + timedelta(minutes=4)).isoformat()
+    assert (await record(gql, pid, "c1", "o1", "10000", occurredAt=soon))["purchase"] is not None

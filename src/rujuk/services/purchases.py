@@ -15,6 +15,7 @@ from rujuk.money import is_valid_amount
 from rujuk.records import Program
 from rujuk.runtime import Runtime
 from rujuk.services.purchase_writer import PendingPurchase, PurchaseResult
+from rujuk.services.registration import MAX_CLOCK_SKEW
 from rujuk.text import is_clean_text
 
 MAX_ORDER_ID = 200
@@ -55,6 +56,12 @@ async def record_purchase(
     """Record a purchase and pay its rewards, exactly once per orderId."""
     program = await _program(runtime, principal, request.program_id)
     _check_order_id(request.order_id)
+    if request.occurred_at is not None and request.occurred_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        raise DomainError(
+            "INVALID_INPUT",
+            "occurredAt must not be more than 5 minutes in the future",
+            ["input", "occurredAt"],
+        )
     if not is_valid_amount(request.amount, program.currency):
         raise DomainError(
             "INVALID_AMOUNT",
