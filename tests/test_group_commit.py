@@ -16,9 +16,15 @@ class Ledger:
     def __init__(self) -> None:
         self.batches: list[tuple[str, list[int]]] = []
         self.fail_batches_with: int | None = None
+        # When set, key "a"'s commits wait for it to open (the test decides when a commit ends).
+        self.gate: asyncio.Event | None = None
+        self.started = asyncio.Event()
 
     async def commit(self, key: str, items: Sequence[int]) -> list[int | Exception]:
+        self.started.set()
         await asyncio.sleep(0.01)
+        if key == "a" and self.gate is not None:
+            await self.gate.wait()
         if self.fail_batches_with is not None and self.fail_batches_with in items:
             if len(items) > 1:
                 raise RuntimeError("the whole batch fails")
@@ -29,16 +35,18 @@ class Ledger:
 
 async def test_items_queued_behind_a_commit_share_the_next_one() -> None:
     ledger = Ledger()
+    ledger.gate = asyncio.Event()
     group: GroupCommit[str, int, int] = GroupCommit(ledger.commit)
     first = asyncio.create_task(group.submit("a", 0))
-    await asyncio.sleep(0.001)  # its commit is running
-    results = await asyncio.gather(
-        *(group.submit("a", n) for n in range(2, 20, 2)), group.submit("b", 100)
-    )
+    await ledger.started.wait()  # its commit is running
+    queued = asyncio.gather(*(group.submit("a", n) for n in range(2, 20, 2)))
+    assert await group.submit("b", 100) == 1000
+    ledger.gate.set()
+    results = [*await queued, 1000]
     assert await first == 0
     assert results == [n * 10 for n in range(2, 20, 2)] + [1000]
     # Key b does not wait for key a; a's items that came during its commit share the next.
-    assert ledger.batches == [("a", [0]), ("b", [100]), ("a", list(range(2, 20, 2)))]
+    assert ledger.batches == [("b", [100]), ("a", [0]), ("a", list(range(2, 20, 2)))]
     assert (group.commits, group.items) == (3, 11)
 
 
