@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from rujuk.db.pool import Connection
@@ -82,12 +83,20 @@ async def paid(
 
 
 async def refund(
-    gql: GraphQLClient, program_id: str, order: str, amount: str | None = None
+    gql: GraphQLClient,
+    program_id: str,
+    order: str,
+    amount: str | None = None,
+    refund_id: str | None = None,
 ) -> dict[str, Any]:
-    """The refundPurchase payload."""
-    data = await gql.data(
-        REFUND, {"input": {"programId": program_id, "orderId": order, "amount": amount}}
-    )
+    """The refundPurchase payload; without a refund_id, a refund of its own (a fresh key)."""
+    refund_input = {
+        "programId": program_id,
+        "orderId": order,
+        "refundId": f"refund-{uuid.uuid4().hex}" if refund_id is None else refund_id,
+        "amount": amount,
+    }
+    data = await gql.data(REFUND, {"input": refund_input})
     payload: dict[str, Any] = data["refundPurchase"]
     return payload
 

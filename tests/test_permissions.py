@@ -205,7 +205,7 @@ MUTATIONS: list[tuple[str, str, Variables, dict[str, str]]] = [
     (
         "refundPurchase",
         'mutation($p: ID!) { refundPurchase(input: {programId: $p, orderId: "o-budi", '
-        'amount: "1"}) { purchase { id } } }',
+        'refundId: "r-1", amount: "1"}) { purchase { id } } }',
         fixed(p="A"),
         expect(OK, OK, F, F, F, U),
     ),

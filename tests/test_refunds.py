@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from rujuk.db.pool import connect
+from rujuk.ids import local_id
 from tests.fixtures import chain, create_program, register_ok
 from tests.graphql_client import GraphQLClient
-from tests.ledger import customer, paid, record, refund
+from tests.ledger import REFUND, customer, paid, record, refund
+from tests.servers import running_server
 
 C = "REFERRER_COMMISSION"
 W = "REFEREE_WELCOME"
@@ -221,3 +227,158 @@ async def test_a_purchase_dated_more_than_five_minutes_ahead_is_refused(gql: Gra
     # Within the clock skew it is recorded.
     soon = (datetime.now(UTC) + timedelta(minutes=4)).isoformat()
     assert (await record(gql, pid, "c1", "o1", "10000", occurredAt=soon))["purchase"] is not None
+
+
+# --- refundId: a refund's idempotency key --------------------------------------------------
+
+SERVER_TOKEN = "refund-retries-admin-token-0123456789"
+
+
+@pytest.fixture
+async def two_workers(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The base URL of `rujuk serve --workers 2` on this test's database."""
+    async with running_server(database_url, SERVER_TOKEN, tmp_path, workers=2) as base:
+        yield base
+
+
+async def refund_over_its_own_connection(base: str, refund_input: dict[str, Any]) -> Any:
+    """A refundPurchase payload, sent by a client of its own (a connection of its own)."""
+    async with httpx.AsyncClient(base_url=base, timeout=60) as own:
+        data = await GraphQLClient(own, SERVER_TOKEN).data(REFUND, {"input": refund_input})
+    return data["refundPurchase"]
+
+
+async def test_a_refund_sent_by_twenty_clients_at_once_is_applied_once(
+    two_workers: str, database_url: str
+) -> None:
+    """A partner's retries after a timeout reach both workers at once."""
+    async with httpx.AsyncClient(base_url=two_workers, timeout=60) as setup:
+        gql = GraphQLClient(setup, SERVER_TOKEN)
+        program = await create_program(gql, refereeReward="25000")
+        pid = program["id"]
+        await chain(gql, pid, 3)
+        assert await paid(gql, pid, "c2", "INV-1001", "250000") == [
+            ("c1", C, 1, "25000"),
+            ("c0", C, 2, "12500"),
+            ("c2", W, 0, "25000"),
+        ]
+        refund_input = {
+            "programId": pid,
+            "orderId": "INV-1001",
+            "refundId": "RF-1001-1",
+            "amount": "50000",
+        }
+        answers = await asyncio.gather(
+            *(refund_over_its_own_connection(two_workers, refund_input) for _ in range(20))
+        )
+        assert all(a == answers[0] for a in answers)
+        # Net 200000: c1 20000, c0 10000; the welcome stays min(25000, 200000).
+        assert answers[0]["purchase"]["refundedAmount"] == "50000"
+        assert rows(answers[0]) == [
+            ("c1", C, 1, "20000", "PENDING"),
+            ("c0", C, 2, "10000", "PENDING"),
+            ("c2", W, 0, "25000", "PENDING"),
+        ]
+        stats = (await customer(gql, pid, "c1"))["stats"]
+        assert stats["networkRevenue"] == "200000"
+    conn = await connect(database_url)
+    try:
+        refunded = await conn.fetchval(
+            "SELECT refunded_amount FROM purchase WHERE program_id = $1 AND order_id = $2",
+            local_id(pid, "Program"),
+            "INV-1001",
+        )
+        entries = await conn.fetchval("SELECT count(*) FROM reward_entry WHERE kind = 'REFUND'")
+    finally:
+        await conn.close()
+    assert refunded == 50000
+    assert entries == 2  # c1's and c0's commissions changed once each
+
+
+async def test_a_retried_refund_returns_the_purchase_as_it_stands(gql: GraphQLClient) -> None:
+    program = await create_program(gql)
+    pid = program["id"]
+    await chain(gql, pid, 2)
+    await paid(gql, pid, "c1", "o1", "10000")
+    first = await refund(gql, pid, "o1", "1000", refund_id="r1")
+    assert rows(first) == [("c0", C, 1, "900", "PENDING")]
+    # The same refund again, with its amount or without: the same answer, nothing refunded.
+    assert await refund(gql, pid, "o1", "1000", refund_id="r1") == first
+    assert await refund(gql, pid, "o1", refund_id="r1") == first
+    # After another refund, the retry of the first shows the purchase as it is now.
+    second = await refund(gql, pid, "o1", "2000", refund_id="r2")
+    assert second["purchase"]["refundedAmount"] == "3000"
+    assert await refund(gql, pid, "o1", "1000", refund_id="r1") == second
+    # The rest, without an amount: its retry matches what it refunded then (7000).
+    rest = await refund(gql, pid, "o1", refund_id="r3")
+    assert rows(rest) == [("c0", C, 1, "0", "REVERSED")]
+    assert await refund(gql, pid, "o1", "7000", refund_id="r3") == rest
+    assert await refund(gql, pid, "o1", refund_id="r3") == rest
+    assert (await customer(gql, pid, "c0"))["balance"]["reversed"] == "1000"
+
+
+async def test_a_refund_id_reused_for_another_order_or_amount_is_a_conflict(
+    gql: GraphQLClient,
+) -> None:
+    program = await create_program(gql)
+    pid = program["id"]
+    await chain(gql, pid, 2)
+    await paid(gql, pid, "c1", "o1", "10000")
+    await paid(gql, pid, "c1", "o2", "10000")
+    assert codes(await refund(gql, pid, "o1", "1000", refund_id="r1")) == []
+    conflict = [("REFUND_CONFLICT", ["input", "refundId"])]
+    for order, amount in [("o1", "999"), ("o1", "2000"), ("o2", "1000"), ("o2", None)]:
+        payload = await refund(gql, pid, order, amount, refund_id="r1")
+        assert codes(payload) == conflict, (order, amount)
+        assert payload["purchase"] is None
+    # An order that does not exist under a used refundId conflicts as well.
+    assert codes(await refund(gql, pid, "nope", "1000", refund_id="r1")) == conflict
+    # Nothing moved: o1 refunded 1000 once, o2 not at all.
+    assert (await customer(gql, pid, "c0"))["balance"] == {
+        "pending": "1900",
+        "approved": "0",
+        "reversed": "100",
+    }
+    # refundIds are per program: another program may use r1 for its own refund.
+    other = await create_program(gql, name="Other")
+    await chain(gql, other["id"], 2)
+    await paid(gql, other["id"], "c1", "o1", "10000")
+    assert codes(await refund(gql, other["id"], "o1", "5000", refund_id="r1")) == []
+
+
+async def test_a_failed_refund_leaves_its_refund_id_unused(gql: GraphQLClient) -> None:
+    program = await create_program(gql)
+    pid = program["id"]
+    await chain(gql, pid, 2)
+    await paid(gql, pid, "c1", "o1", "10000")
+    amount = ["input", "amount"]
+    assert codes(await refund(gql, pid, "o1", "10001", refund_id="r1")) == [
+        ("REFUND_EXCEEDS_PURCHASE", amount)
+    ]
+    assert codes(await refund(gql, pid, "o9", "100", refund_id="r1")) == [
+        ("NOT_FOUND", ["input", "orderId"])
+    ]
+    assert rows(await refund(gql, pid, "o1", "10000", refund_id="r1")) == [
+        ("c0", C, 1, "0", "REVERSED")
+    ]
+
+
+@pytest.mark.parametrize("refund_id", ["", "   ", " r1", "r\x001", "r" * 201])
+async def test_malformed_refund_ids_are_invalid_input(gql: GraphQLClient, refund_id: str) -> None:
+    program = await create_program(gql)
+    pid = program["id"]
+    await chain(gql, pid, 2)
+    await paid(gql, pid, "c1", "o1", "10000")
+    payload = await refund(gql, pid, "o1", "100", refund_id=refund_id)
+    assert codes(payload) == [("INVALID_INPUT", ["input", "refundId"])]
+    assert (await customer(gql, pid, "c0"))["balance"]["reversed"] == "0"
+
+
+async def test_a_refund_without_a_refund_id_is_refused(gql: GraphQLClient) -> None:
+    program = await create_program(gql)
+    pid = program["id"]
+    await chain(gql, pid, 2)
+    await paid(gql, pid, "c1", "o1", "10000")
+    variables = {"input": {"programId": pid, "orderId": "o1", "amount": "100"}}
+    assert await gql.error_code(REFUND, variables) == "BAD_USER_INPUT"
+    assert (await customer(gql, pid, "c0"))["balance"]["reversed"] == "0"

@@ -346,7 +346,7 @@ async def test_a_partner_of_another_program_is_forbidden(gql: GraphQLClient) -> 
                 }
             },
         ),
-        (REFUND, {"input": {"programId": theirs["id"], "orderId": "o1"}}),
+        (REFUND, {"input": {"programId": theirs["id"], "orderId": "o1", "refundId": "r1"}}),
         (SETTLE, {"input": {"programId": theirs["id"]}}),
         (
             REVIEW,

@@ -267,11 +267,18 @@ async def update_reward_amounts(
     )
 
 
-async def refund(conn: Connection, purchase_id: int, amount: Decimal) -> None:
-    """Add to a purchase's refunded amount (and take it off its customer's spend)."""
+async def refund(
+    conn: Connection, program_id: int, refund_id: str, purchase_id: int, amount: Decimal
+) -> None:
+    """Record the refund under its refundId, add it to the purchase's refunded amount and
+    take it off its customer's spend. A refundId the program has used fails the statement
+    on the unique key."""
     await conn.execute(
         """
-        WITH refunded AS (
+        WITH recorded AS (
+            INSERT INTO refund (program_id, refund_id, purchase_id, amount)
+            VALUES ($3, $4, $1, $2)
+        ), refunded AS (
             UPDATE purchase SET refunded_amount = refunded_amount + $2 WHERE id = $1
             RETURNING customer_id
         )
@@ -280,7 +287,28 @@ async def refund(conn: Connection, purchase_id: int, amount: Decimal) -> None:
         """,
         purchase_id,
         amount,
+        program_id,
+        refund_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRefund:
+    """A refund already made under a refundId: its order and the amount it refunded."""
+
+    order_id: str
+    amount: Decimal
+
+
+async def find_refund(conn: Connection, program_id: int, refund_id: str) -> RecordedRefund | None:
+    """The refund the program made under this refundId, if any."""
+    row = await conn.fetchrow(
+        """SELECT p.order_id, r.amount FROM refund r JOIN purchase p ON p.id = r.purchase_id
+           WHERE r.program_id = $1 AND r.refund_id = $2""",
+        program_id,
+        refund_id,
+    )
+    return None if row is None else RecordedRefund(row["order_id"], row["amount"])
 
 
 async def find_purchases(

@@ -205,6 +205,7 @@ class Mutation:
                 info.context.principal,
                 ids.local_id(input.program_id, "Program"),
                 input.order_id,
+                input.refund_id,
                 input.amount,
             )
         )

@@ -77,6 +77,10 @@ class RecordPurchaseInput:
 class RefundPurchaseInput:
     program_id: strawberry.ID
     order_id: str
+    refund_id: str = strawberry.field(
+        description="Idempotency key of this refund: the same refundId again returns the first "
+        "result unchanged."
+    )
     amount: Decimal | None = strawberry.field(
         default=None, description="Omitted: refund whatever is left of the purchase."
     )

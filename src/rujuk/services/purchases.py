@@ -18,7 +18,7 @@ from rujuk.services.purchase_writer import PendingPurchase, PurchaseResult
 from rujuk.services.registration import MAX_CLOCK_SKEW
 from rujuk.text import is_clean_text
 
-MAX_ORDER_ID = 200
+MAX_KEY = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +41,23 @@ async def _program(runtime: Runtime, principal: Principal, program_id: int | Non
     return program
 
 
-def _check_order_id(order_id: str) -> None:
-    if not is_clean_text(order_id, MAX_ORDER_ID) or order_id != order_id.strip():
+def _check_key(key: str, field: str) -> None:
+    """An idempotency key (orderId, refundId) as the partner's systems store it."""
+    if not is_clean_text(key, MAX_KEY) or key != key.strip():
         raise DomainError(
             "INVALID_INPUT",
-            "orderId must be 1 to 200 characters, no surrounding spaces or control characters",
-            ["input", "orderId"],
+            f"{field} must be 1 to {MAX_KEY} characters, no surrounding spaces or control"
+            " characters",
+            ["input", field],
+        )
+
+
+def _check_amount(amount: Decimal, program: Program) -> None:
+    if not is_valid_amount(amount, program.currency):
+        raise DomainError(
+            "INVALID_AMOUNT",
+            f"amount must be above 0 with at most the decimals of {program.currency}",
+            ["input", "amount"],
         )
 
 
@@ -55,19 +66,14 @@ async def record_purchase(
 ) -> PurchaseResult:
     """Record a purchase and pay its rewards, exactly once per orderId."""
     program = await _program(runtime, principal, request.program_id)
-    _check_order_id(request.order_id)
+    _check_key(request.order_id, "orderId")
     if request.occurred_at is not None and request.occurred_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
         raise DomainError(
             "INVALID_INPUT",
             "occurredAt must not be more than 5 minutes in the future",
             ["input", "occurredAt"],
         )
-    if not is_valid_amount(request.amount, program.currency):
-        raise DomainError(
-            "INVALID_AMOUNT",
-            f"amount must be above 0 with at most the decimals of {program.currency}",
-            ["input", "amount"],
-        )
+    _check_amount(request.amount, program)
     pending = PendingPurchase(
         customer_external_id=request.customer_external_id,
         order_id=request.order_id,
@@ -82,28 +88,39 @@ async def refund_purchase(
     principal: Principal,
     program_id: int | None,
     order_id: str,
+    refund_id: str,
     amount: Decimal | None,
 ) -> PurchaseResult:
-    """Refund part or all of a purchase; its rewards are recomputed on the new net amount."""
+    """Refund part or all of a purchase, exactly once per refundId; its rewards are
+    recomputed on the new net amount."""
     program = await _program(runtime, principal, program_id)
-    _check_order_id(order_id)
+    _check_key(order_id, "orderId")
+    _check_key(refund_id, "refundId")
+    if amount is not None:
+        _check_amount(amount, program)
     async with runtime.pool.acquire() as conn, runtime.graphs.write(program.id) as write:
         async with conn.transaction():
             locked = await purchase_queries.lock_for_order(conn, program.id, order_id)
             assert locked is not None
             version, purchase = locked
+            # After the lock: every refund committed before it is seen.
+            earlier = await purchase_queries.find_refund(conn, program.id, refund_id)
+            if earlier is not None:
+                if earlier.order_id != order_id or amount not in (None, earlier.amount):
+                    raise DomainError(
+                        "REFUND_CONFLICT",
+                        "this refundId was used for another order or amount",
+                        ["input", "refundId"],
+                    )
+                assert purchase is not None  # the refund's own purchase
+                current = await purchase_queries.purchase_rewards(conn, [purchase.id])
+                return PurchaseResult(purchase, current)
             if purchase is None:
                 raise DomainError(
                     "NOT_FOUND", "no purchase with this orderId", ["input", "orderId"]
                 )
             left = purchase.net_amount
             refund = left if amount is None else amount
-            if amount is not None and not is_valid_amount(amount, program.currency):
-                raise DomainError(
-                    "INVALID_AMOUNT",
-                    f"amount must be above 0 with at most the decimals of {program.currency}",
-                    ["input", "amount"],
-                )
             if refund <= 0:
                 raise DomainError(
                     "INVALID_AMOUNT", "nothing is left to refund", ["input", "amount"]
@@ -116,7 +133,7 @@ async def refund_purchase(
                 )
             # Frozen rates and tiers: a refund reads nothing from the graph, it only moves it.
             write.expect(version + 1)
-            await purchase_queries.refund(conn, purchase.id, refund)
+            await purchase_queries.refund(conn, program.id, refund_id, purchase.id, refund)
             rewards = await purchase_queries.purchase_rewards(conn, [purchase.id])
             new_amounts = refunded_amounts(
                 program,
