@@ -9,7 +9,7 @@ from decimal import Decimal
 from rujuk.access import Principal
 from rujuk.db import programs as program_queries
 from rujuk.errors import DomainError
-from rujuk.money import minor_unit
+from rujuk.money import amount_problem
 from rujuk.records import Program, TierRule
 from rujuk.runtime import Runtime
 from rujuk.text import is_clean_text
@@ -39,6 +39,12 @@ def rule_violations(draft: ProgramDraft) -> list[DomainError]:
     def bad(code: str, message: str, *field: str) -> None:
         errors.append(DomainError(code, message, ["input", *field]))
 
+    def money(name: str, amount: Decimal, *path: str) -> None:
+        """An amount of the rules: 0 or more, in the currency's decimals as written."""
+        problem = amount_problem(amount, draft.currency, zero_allowed=True)
+        if problem is not None:
+            bad("INVALID_PROGRAM_RULES", f"{name} {problem}", *path, name)
+
     if not is_clean_text(draft.name, 200):
         bad("INVALID_INPUT", "name must be 1 to 200 characters without control characters", "name")
     if not _CURRENCY.match(draft.currency):
@@ -62,29 +68,21 @@ def rule_violations(draft: ProgramDraft) -> list[DomainError]:
         ):
             bad(rules, "thresholds must never decrease down the list of tiers", "tiers", str(i))
     for i, tier in enumerate(draft.tiers):
-        if tier.min_qualified_referrals < 0 or not _finite_at_least_zero(tier.min_network_revenue):
+        if tier.min_qualified_referrals < 0:
             bad(rules, "thresholds must be 0 or more", "tiers", str(i))
+        money("minNetworkRevenue", tier.min_network_revenue, "tiers", str(i))
         if len(tier.level_rates) > MAX_LEVELS:
             bad(rules, f"a tier has at most {MAX_LEVELS} levels", "tiers", str(i), "levelRates")
         if any(not (r.is_finite() and 0 <= r <= 1) for r in tier.level_rates):
             bad(rules, "every level rate must be between 0 and 1", "tiers", str(i), "levelRates")
     if not (draft.max_payout_rate.is_finite() and 0 < draft.max_payout_rate <= 1):
         bad(rules, "maxPayoutRate must be above 0 and at most 1", "maxPayoutRate")
-    if not _finite_at_least_zero(draft.referee_reward):
-        bad(rules, "refereeReward must be 0 or more", "refereeReward")
-    elif _CURRENCY.match(draft.currency) and draft.referee_reward != draft.referee_reward.quantize(
-        minor_unit(draft.currency)
-    ):
-        bad("INVALID_AMOUNT", "refereeReward has more decimals than the currency", "refereeReward")
+    money("refereeReward", draft.referee_reward)
     if draft.hold_days < 0:
         bad(rules, "holdDays must be 0 or more", "holdDays")
     if draft.hold_days > 3650:
         bad("INVALID_INPUT", "holdDays must be at most 3650", "holdDays")
     return errors
-
-
-def _finite_at_least_zero(value: Decimal) -> bool:
-    return value.is_finite() and value >= 0
 
 
 async def create_program(runtime: Runtime, principal: Principal, draft: ProgramDraft) -> Program:

@@ -11,7 +11,7 @@ from rujuk.db import events as event_queries
 from rujuk.db import purchases as purchase_queries
 from rujuk.errors import DomainError
 from rujuk.graph.rewards import FrozenReward, refunded_amounts
-from rujuk.money import is_valid_amount
+from rujuk.money import amount_problem
 from rujuk.records import Program
 from rujuk.runtime import Runtime
 from rujuk.services.purchase_writer import PendingPurchase, PurchaseResult
@@ -53,12 +53,9 @@ def _check_key(key: str, field: str) -> None:
 
 
 def _check_amount(amount: Decimal, program: Program) -> None:
-    if not is_valid_amount(amount, program.currency):
-        raise DomainError(
-            "INVALID_AMOUNT",
-            f"amount must be above 0 with at most the decimals of {program.currency}",
-            ["input", "amount"],
-        )
+    problem = amount_problem(amount, program.currency)
+    if problem is not None:
+        raise DomainError("INVALID_AMOUNT", f"amount {problem}", ["input", "amount"])
 
 
 async def record_purchase(
