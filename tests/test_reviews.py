@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rujuk.ids import to_global_id
@@ -11,13 +12,17 @@ from tests.ledger import ERASE, RECORD, REFUND, REVIEW, SETTLE, customer, paid, 
 
 C = "REFERRER_COMMISSION"
 W = "REFEREE_WELCOME"
-FAR = "2099-01-01T00:00:00Z"
 
 CREATE_TOKEN = """
 mutation($input: CreateApiTokenInput!) {
   createApiToken(input: $input) { token userErrors { code } }
 }
 """
+
+
+def now() -> str:
+    """The latest asOf a settlement takes: the hold is never skipped."""
+    return datetime.now(UTC).isoformat()
 
 
 async def settle(gql: GraphQLClient, program_id: str, as_of: str) -> tuple[int, str]:
@@ -101,7 +106,7 @@ async def test_rewards_behind_a_flagged_link_are_held(gql: GraphQLClient) -> Non
         ("c0", C, 1, "100"),
         ("c1", W, 0, "100"),
     ]
-    assert await settle(gql, pid, FAR) == (3, "1600")
+    assert await settle(gql, pid, now()) == (3, "1600")
     assert await rewards_of(gql, pid, "c0") == [
         ("o1", C, 3, "200", "PENDING"),
         ("o2", C, 1, "100", "PENDING"),
@@ -113,7 +118,7 @@ async def test_rewards_behind_a_flagged_link_are_held(gql: GraphQLClient) -> Non
     # Approved on review: held rewards settle like any other.
     assert (await review(gql, links["c1"], "APPROVE"))["referral"]["status"] == "ACTIVE"
     assert await settle(gql, pid, "2025-12-31T00:00:00Z") == (0, "0")
-    assert await settle(gql, pid, FAR) == (3, "400")
+    assert await settle(gql, pid, now()) == (3, "400")
     assert (await customer(gql, pid, "c0"))["balance"]["approved"] == "300"
 
 
@@ -134,7 +139,7 @@ async def test_rejecting_a_flagged_link_reverses_what_it_held(gql: GraphQLClient
         ("o1", C, 2, "500", "PENDING"),
         ("o2", W, 0, "0", "REVERSED"),
     ]
-    assert await settle(gql, pid, FAR) == (3, "1600")
+    assert await settle(gql, pid, now()) == (3, "1600")
     payload = await review(gql, links["c1"], "APPROVE")
     assert payload["referral"] is None
     assert [e["code"] for e in payload["userErrors"]] == ["INVALID_INPUT"]
@@ -371,3 +376,29 @@ async def test_a_rejected_link_cannot_be_rejected_again(gql: GraphQLClient) -> N
     assert [(e["code"], e["field"]) for e in again["userErrors"]] == [
         ("INVALID_INPUT", ["input", "decision"])
     ]
+
+
+async def test_settling_ahead_of_now_is_refused_for_every_role(gql: GraphQLClient) -> None:
+    """The hold is the refund window: no caller approves a reward before its time."""
+    program = await create_program(gql, refereeReward="500")
+    pid = program["id"]
+    await chain(gql, pid, 2)
+    await paid(gql, pid, "c1", "o1", "10000")  # available in 14 days
+    token = await gql.data(
+        CREATE_TOKEN, {"input": {"role": "PARTNER", "programId": pid, "label": "shop"}}
+    )
+    partner = gql.as_token(token["createApiToken"]["token"])
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    for caller in (gql, partner):
+        for ahead in ("2099-01-01T00:00:00Z", soon):
+            data = await caller.data(SETTLE, {"input": {"programId": pid, "asOf": ahead}})
+            assert data["settleRewards"] == {
+                "approvedCount": 0,
+                "approvedAmount": "0",
+                "userErrors": [{"code": "INVALID_INPUT", "field": ["input", "asOf"]}],
+            }
+    for name in ("c0", "c1"):
+        assert (await customer(gql, pid, name))["balance"]["approved"] == "0"
+    # Up to now is allowed, and approves nothing while the hold runs.
+    assert await settle(gql, pid, now()) == (0, "0")
+    assert await settle(partner, pid, "2026-01-01T00:00:00+07:00") == (0, "0")

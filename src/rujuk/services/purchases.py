@@ -161,5 +161,9 @@ async def settle_rewards(
 ) -> tuple[int, Decimal]:
     """Approve every PENDING reward available by as_of (default now) that is not held."""
     program = await _program(runtime, principal, program_id)
+    now = datetime.now(UTC)
+    if as_of is not None and as_of > now:
+        # The hold is the refund window: settling ahead of time would pay what may be refunded.
+        raise DomainError("INVALID_INPUT", "asOf must not be later than now", ["input", "asOf"])
     async with runtime.pool.acquire() as conn:
-        return await purchase_queries.settle(conn, program.id, as_of or datetime.now(UTC))
+        return await purchase_queries.settle(conn, program.id, as_of or now)
