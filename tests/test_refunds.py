@@ -15,7 +15,7 @@ from rujuk.db.pool import connect
 from rujuk.ids import local_id
 from tests.fixtures import chain, create_program, register_ok
 from tests.graphql_client import GraphQLClient
-from tests.ledger import REFUND, customer, paid, record, refund
+from tests.ledger import ERASE, REFUND, customer, paid, record, refund
 from tests.servers import running_server
 
 C = "REFERRER_COMMISSION"
@@ -143,6 +143,24 @@ async def test_refund_errors(gql: GraphQLClient) -> None:
     rest = await refund(gql, pid, "o1")
     assert rest["purchase"]["refundedAmount"] == "10000"
     assert rows(rest) == [("c0", C, 1, "0", "REVERSED")]
+
+
+async def test_the_refund_cap_counts_every_commission_whatever_its_status(
+    gql: GraphQLClient,
+) -> None:
+    # Bronze [0.10, 0.05]; cap 12%.
+    program = await create_program(gql, maxPayoutRate="0.12")
+    pid = program["id"]
+    customers = await chain(gql, pid, 3)
+    assert await paid(gql, pid, "c2", "o1", "10000") == [("c1", C, 1, "1000"), ("c0", C, 2, "200")]
+    erased = await gql.data(ERASE, {"input": {"customerId": customers[1]["id"]}})
+    assert erased["eraseCustomer"]["userErrors"] == []
+    # Net 5000: c1's reversed commission still takes its 500 of the cap of 600, so c0's
+    # floor(250) is cut to 100 (not 250 limited to its current 200); c1's stays at 0.
+    assert rows(await refund(gql, pid, "o1", "5000")) == [
+        ("c1", C, 1, "0", "REVERSED"),
+        ("c0", C, 2, "100", "PENDING"),
+    ]
 
 
 async def test_a_refund_reaches_approved_rewards_too(gql: GraphQLClient) -> None:
