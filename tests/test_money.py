@@ -27,9 +27,9 @@ def errors(payload: dict[str, Any]) -> list[tuple[str, list[str] | None, str]]:
         ("IDR", "100.5", "is written with 1 decimal, but IDR amounts take none"),
         ("JPY", "1.0", "is written with 1 decimal, but JPY amounts take none"),
         ("USD", "10.990", "is written with 3 decimals, but USD amounts take at most 2"),
-        ("IDR", "0", "must be above 0"),
-        ("IDR", "0.000", "must be above 0"),
-        ("IDR", "-5", "must be above 0"),
+        ("IDR", "0", "must be above 0, and it is 0"),
+        ("IDR", "0.000", "must be above 0, and it is 0"),
+        ("IDR", "-5", "must be above 0, and it is negative"),
         ("IDR", "1000000000001", "must be at most 10^12 IDR (1000000000000)"),
         ("IDR", "1000000000000000", "must be at most 10^12 IDR"),
         ("IDR", "1e30", "must be at most 10^12 IDR"),
@@ -87,8 +87,8 @@ async def test_amounts_within_the_rules_are_recorded(
     ("amount", "message"),
     [
         ("50.000", "is written with 3 decimals, but IDR amounts take none"),
-        ("0", "must be above 0"),
-        ("-1", "must be above 0"),
+        ("0", "must be above 0, and it is 0"),
+        ("-1", "must be above 0, and it is negative"),
         ("1e30", "must be at most 10^12 IDR"),
     ],
 )
@@ -113,7 +113,7 @@ async def test_a_refund_amount_is_refused_saying_why(
     [
         ({"refereeReward": "25.000"}, ["refereeReward"], "is written with 3 decimals"),
         ({"refereeReward": "0.5"}, ["refereeReward"], "is written with 1 decimal, but IDR"),
-        ({"refereeReward": "-1"}, ["refereeReward"], "must be 0 or more"),
+        ({"refereeReward": "-1"}, ["refereeReward"], "must be 0 or more, and it is negative"),
         ({"refereeReward": "1000000000001"}, ["refereeReward"], "must be at most 10^12 IDR"),
         (
             {"currency": "USD", "refereeReward": "5.000"},

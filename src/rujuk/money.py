@@ -43,8 +43,10 @@ def amount_problem(amount: Decimal, currency: str, *, zero_allowed: bool = False
     """
     if not amount.is_finite():
         return "must be a finite number"
-    if amount < 0 or (amount == 0 and not zero_allowed):
-        return "must be 0 or more" if zero_allowed else "must be above 0"
+    if amount < 0:
+        return f"must be {'0 or more' if zero_allowed else 'above 0'}, and it is negative"
+    if amount == 0 and not zero_allowed:
+        return "must be above 0, and it is 0"
     if amount > MAX_AMOUNT:
         return f"must be at most 10^12 {currency} ({MAX_AMOUNT:f})"
     written, allowed = written_decimals(amount), decimals(currency)
