@@ -20,6 +20,7 @@ from rujuk.config import Settings
 from rujuk.database import database_url_for, drop_database, migrated_database
 from rujuk.db.embedded import embedded_url, start_embedded
 from rujuk.db.pool import connect
+from tests.browser import find_chromium
 from tests.graphql_client import ADMIN_TOKEN, GraphQLClient
 from tests.servers import rujuk_command, running_server, server_environment
 
@@ -138,3 +139,12 @@ async def live_server(server_url: str, template_url: str) -> AsyncIterator[LiveS
                 yield LiveServer(url=base, admin_token=ADMIN_TOKEN, program_id=program_id)
     finally:
         await drop_database(server_url, url)
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    """Debian's Chromium (see tests/browser.py); the test skips when none can be had."""
+    path, why_not = find_chromium()
+    if path is None:
+        pytest.skip(why_not)
+    return path

@@ -8,48 +8,20 @@ request left the server's origin. Skips only when no Chromium can be had.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 from playwright.async_api import Page, Request, Route, WebSocket, async_playwright
+
+from tests.browser import CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "test-artifacts" / "console.png"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Monaco and a 5 MB bundle on a 2-core machine: generous, but bounded.
 TIMEOUT_MS = 60_000
 EXAMPLE_TABS = ["TopInfluencers", "Downline", "Upline", "ProgramStats", "RecordPurchase"]
-
-
-@pytest.fixture(scope="session")
-def chromium_executable() -> str:
-    """Debian's Chromium, installed through apt-get when missing and possible."""
-    try:
-        result = subprocess.run(
-            [str(REPO / "scripts" / "ensure-chromium")],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        pytest.skip(f"no Chromium could be installed: {error}")
-    path = result.stdout.strip()
-    if result.returncode != 0 or not path:
-        pytest.skip(f"no Chromium could be installed: {result.stderr.strip()[-500:]}")
-    return path
 
 
 def same_origin(url: str, origin: str) -> bool:
