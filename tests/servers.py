@@ -44,13 +44,19 @@ def server_environment(
 
 @contextlib.asynccontextmanager
 async def running_server(
-    database_url: str, admin_token: str, folder: Path, workers: int = 1, log_level: str = "WARNING"
+    database_url: str,
+    admin_token: str,
+    folder: Path,
+    workers: int = 1,
+    log_level: str = "WARNING",
+    settings: dict[str, str] | None = None,
 ) -> AsyncIterator[str]:
     """`rujuk serve` on the database until the block ends; yields its base URL (its output
-    goes to folder / "serve.log")."""
+    goes to folder / "serve.log"). settings: more environment variables for it."""
     port = free_port()
     log_path = folder / "serve.log"
     environ = server_environment(database_url, admin_token, folder / "data", log_level)
+    environ.update(settings or {})
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             *rujuk_command("serve", "--port", str(port), "--workers", str(workers)),

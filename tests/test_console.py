@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -22,9 +23,12 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 import rujuk.console
+from rujuk.app import create_app
 from rujuk.console import ConsoleContext, console_routes, render_console
 from rujuk.console.assets import ConsoleStaticFiles, find_bundle
 from rujuk.console.examples import example_tabs
+from rujuk.services.tokens import DEVELOPMENT_TOKEN_FILE
+from tests.conftest import app_settings
 from tests.fixtures import create_program, register_ok
 from tests.graphql_client import GraphQLClient
 
@@ -156,6 +160,59 @@ async def test_without_build_falls_back_to_cdn_and_logs(
     warnings = [r for r in caplog.records if "CDN" in r.getMessage()]
     assert len(warnings) == 1, "warned once per process, not per page view"
     assert warnings[0].levelno == logging.WARNING
+
+
+# --- who gets the development token -----------------------------------------
+
+ON_DISK = "rjk_the-development-admin-token"
+
+
+@pytest.mark.parametrize(
+    ("served_host", "clients"),
+    [
+        # A server on loopback: only browsers on this machine get the token.
+        ("127.0.0.1", {"127.0.0.1": True, "::1": True, "192.168.1.20": False, "10.0.0.7": False}),
+        ("localhost", {"127.0.0.1": True, "203.0.113.9": False}),
+        ("::1", {"::1": True, "::ffff:127.0.0.1": True, "fe80::1": False}),
+        # Reachable from the network: nobody gets it, not even a browser on this machine.
+        ("0.0.0.0", {"127.0.0.1": False, "192.168.1.20": False}),
+        ("::", {"::1": False, "127.0.0.1": False}),
+        ("192.168.1.5", {"127.0.0.1": False, "192.168.1.20": False}),
+        # An app not started by `rujuk serve` does not know where it listens.
+        (None, {"127.0.0.1": False}),
+    ],
+)
+async def test_the_development_token_reaches_loopback_browsers_of_a_loopback_server_only(
+    database_url: str, tmp_path: Path, served_host: str | None, clients: dict[str, bool]
+) -> None:
+    (tmp_path / DEVELOPMENT_TOKEN_FILE).write_text(ON_DISK + "\n")
+    settings = dataclasses.replace(
+        app_settings(tmp_path), embedded_workers=True, served_host=served_host
+    )
+    assert settings.development
+    application = create_app(settings, database_url)
+    async with application.router.lifespan_context(application):
+        for client, prefilled in clients.items():
+            transport = httpx.ASGITransport(app=application, client=(client, 50123))
+            async with httpx.AsyncClient(transport=transport, base_url="http://rujuk.test") as http:
+                page = await http.get("/graphql", headers={"Accept": "text/html"})
+            assert page.status_code == 200
+            headers = page_config(page.text)["headers"]
+            if prefilled:
+                assert json.loads(headers) == {"Authorization": f"Bearer {ON_DISK}"}, client
+            else:
+                assert headers is None, (served_host, client)
+                assert ON_DISK not in page.text, (served_host, client)
+
+
+async def test_the_root_redirects_to_the_console(http: httpx.AsyncClient) -> None:
+    for method in ("GET", "HEAD"):
+        response = await http.request(method, "/")
+        assert response.status_code == 307, method
+        assert response.headers["location"] == "/graphql"
+    page = await http.get("/", headers={"Accept": "text/html"}, follow_redirects=True)
+    assert page.status_code == 200
+    assert page_config(page.text)["endpoint"] == "/graphql"
 
 
 def the_operation(query: str) -> OperationDefinitionNode:

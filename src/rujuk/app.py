@@ -12,10 +12,12 @@ from typing import Any
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -25,7 +27,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from rujuk import demo
 from rujuk.config import Settings
-from rujuk.console import ConsoleContext, console_routes, render_console
+from rujuk.console import ConsoleContext, console_routes, is_loopback, render_console
 from rujuk.errors import RequestError
 from rujuk.rate_limit import RateLimiter
 from rujuk.resolvers.context import Context
@@ -181,10 +183,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if state.showcase is None or state.showcase.influencer_external_id is None:
             state.showcase = demo.showcase(state.runtime)
         showcase = state.showcase
+        client = request.client
         return render_console(
             request,
             ConsoleContext(
-                admin_token=request.app.state.console_token,
+                admin_token=state.console_token
+                if client is not None and is_loopback(client.host)
+                else None,
                 program_id=showcase.program_id,
                 external_id=showcase.influencer_external_id,
                 upline_external_id=showcase.deep_external_id,
@@ -195,14 +200,19 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 def create_app(settings: Settings, database_url: str) -> RujukApp:
     """The ASGI app; it connects and loads the graphs in its lifespan."""
     endpoint = GraphQLEndpoint(settings)
+    cors = _cors_options(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.runtime = runtime = await Runtime.start(settings, database_url)
         app.state.showcase = None
-        # Only a development server (embedded database) pre-fills its admin token.
+        # Only a development server (embedded database) pre-fills its admin token, only if it
+        # listens on loopback, and only for loopback browsers (render_graphql_ide): whoever
+        # can load the page can read the token in it.
         app.state.console_token = (
-            await development_token(settings.data_dir) if settings.development else None
+            await development_token(settings.data_dir)
+            if settings.development and is_loopback(settings.served_host)
+            else None
         )
         try:
             yield
@@ -217,25 +227,48 @@ def create_app(settings: Settings, database_url: str) -> RujukApp:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    async def to_console(_request: Request) -> Response:
+        return RedirectResponse("/graphql")
+
     return RujukApp(
-        endpoint,
+        endpoint if cors is None else CORSMiddleware(endpoint, **cors),
         routes=[
+            Route("/", to_console),
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", endpoint),
             Route("/healthz", healthz),
             *console_routes(),
         ],
+        middleware=[] if cors is None else [Middleware(CORSMiddleware, **cors)],
         lifespan=lifespan,
     )
+
+
+def _cors_options(settings: Settings) -> dict[str, Any] | None:
+    """CORSMiddleware's options for RUJUK_CORS_ORIGINS; None when no origin is allowed."""
+    if not settings.cors_origins:
+        return None
+    # No allow_credentials: tokens travel in the Authorization header, never in cookies, so no
+    # browser request needs credentials, and `*` never meets them.
+    return {
+        "allow_origins": settings.cors_origins,
+        "allow_methods": ("GET", "POST"),
+        "allow_headers": ("Authorization", "Content-Type"),
+        # RATE_LIMITED answers say when to come back.
+        "expose_headers": ("Retry-After",),
+        "max_age": 600,
+    }
 
 
 class RujukApp(Starlette):
     """Starlette, except that POST /graphql, nearly all of the traffic, goes straight to the
     GraphQL endpoint: it answers every error itself, so the router and the two exception
-    middlewares (a tenth of a small mutation's CPU) have nothing to add there.
+    middlewares (a tenth of a small mutation's CPU) have nothing to add there. `graphql` is
+    the endpoint, wrapped in the CORS middleware when origins are allowed (a POST is never a
+    preflight: that middleware only adds headers to it).
     """
 
-    def __init__(self, graphql: GraphQLEndpoint, **options: Any) -> None:
+    def __init__(self, graphql: ASGIApp, **options: Any) -> None:
         super().__init__(**options)
         self.graphql = graphql
 

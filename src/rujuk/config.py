@@ -9,6 +9,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 EMBEDDED_WORKERS = "RUJUK_EMBEDDED_WORKERS"
+# Set by `rujuk serve` for its workers: the address it listens on (--host).
+SERVED_HOST = "RUJUK_SERVED_HOST"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
@@ -32,6 +34,10 @@ class Settings:
     rate_limit_cost_per_minute: int = 200_000
     # Larger request bodies are refused unread (REQUEST_TOO_LARGE, HTTP 413).
     max_body_bytes: int = 1024 * 1024
+    # Browser origins allowed to call /graphql (CORS): exact origins, or ("*",) for any.
+    cors_origins: tuple[str, ...] = ()
+    # The address `rujuk serve` listens on; None when the app was not started by it.
+    served_host: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -67,6 +73,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         admin_token=admin_token,
         log_level=log_level,
         embedded_workers=env.get(EMBEDDED_WORKERS) == "1",
+        cors_origins=parse_cors_origins(env.get("RUJUK_CORS_ORIGINS") or ""),
+        served_host=env.get(SERVED_HOST) or None,
     )
 
 
@@ -92,6 +100,37 @@ def check_database_url(url: str) -> None:
         raise ConfigError(f"DATABASE_URL is malformed: {exc}") from None
     if parts.scheme not in ("postgres", "postgresql"):
         raise ConfigError("DATABASE_URL must start with postgresql:// (or postgres://)")
+
+
+def parse_cors_origins(text: str) -> tuple[str, ...]:
+    """RUJUK_CORS_ORIGINS: comma-separated origins as browsers send them, or `*` alone."""
+    origins = tuple(part.strip() for part in text.split(",") if part.strip())
+    if "*" in origins and len(origins) > 1:
+        raise ConfigError("RUJUK_CORS_ORIGINS: `*` (any origin) stands alone, not beside origins")
+    for origin in origins:
+        if origin != "*" and not _is_origin(origin):
+            raise ConfigError(
+                f"RUJUK_CORS_ORIGINS: {origin!r} is not an origin; write scheme://host[:port] as"
+                " browsers send it (http or https, lowercase, no default port, path or slash)"
+            )
+    return origins
+
+
+def _is_origin(text: str) -> bool:
+    """Whether text is an origin in the exact form a browser's Origin header carries it."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname or "*" in parts.netloc:
+        return False
+    if parts.username is not None or parts.password is not None:
+        return False
+    if (parts.scheme, port) in (("http", 80), ("https", 443)):
+        return False
+    # Browsers match origins byte for byte: no path, query or fragment, nothing uppercase.
+    return text == f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def configure_logging(level: str) -> None:

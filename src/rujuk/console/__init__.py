@@ -8,6 +8,7 @@ back to GraphiQL from a public CDN and logs a warning.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import threading
@@ -22,7 +23,7 @@ from rujuk.console.assets import STATIC_DIR, ConsoleStaticFiles, find_bundle
 from rujuk.console.examples import example_tabs
 from rujuk.console.page import SELF_HOSTED_CSP, cdn_page, self_hosted_page
 
-__all__ = ["STATIC_PATH", "ConsoleContext", "console_routes", "render_console"]
+__all__ = ["STATIC_PATH", "ConsoleContext", "console_routes", "is_loopback", "render_console"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,21 @@ class ConsoleContext:
     """A demo customer's externalId with a deep downline, used by the example tabs."""
     upline_external_id: str | None = None
     """A demo customer deep in the tree for the upline tab; defaults to external_id."""
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether host is `localhost` or a loopback address: one only this machine can use."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def console_routes() -> list[BaseRoute]:
