@@ -2,9 +2,21 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Serving needs the runtime dependencies only; lint, test and bench also the test tools
+# (Playwright, mypy, schemathesis: hundreds of MB). Each stamp says its install is current.
+SERVE_INSTALLED := $(VENV)/.installed-serve
 INSTALLED := $(VENV)/.installed
+# `make serve PORT=8080 HOST=0.0.0.0`; not taken from the environment, where shells set HOST.
+HOST := 127.0.0.1
+PORT := 8000
 
 .PHONY: serve test lint bench clean console
+
+$(SERVE_INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(SERVE_INSTALLED)
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +28,8 @@ $(INSTALLED): pyproject.toml
 console:
 	scripts/build-console
 
-serve: $(INSTALLED) console
-	$(BIN)/rujuk serve --seed-demo
+serve: $(SERVE_INSTALLED) console
+	$(BIN)/rujuk serve --seed-demo --host $(HOST) --port $(PORT)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests bench

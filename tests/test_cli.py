@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 import os
+import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from rujuk.cli import _parser
 from rujuk.database import database_url_for, drop_database, ensure_database
 from rujuk.db.pool import connect
 from tests.fixtures import create_program
@@ -69,6 +72,104 @@ async def test_help_lists_the_commands(tmp_path: Path) -> None:
     assert token.code == 0
     for option in ("--role", "--program", "--label"):
         assert option in token.out
+
+
+def subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parser and every parser under it."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found += subcommands(child)
+    return found
+
+
+def test_every_option_says_what_it_does() -> None:
+    for parser in subcommands(_parser()):
+        assert parser.description or parser.prog == "rujuk token", parser.prog
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                continue
+            assert action.help, f"{parser.prog} {action.option_strings} has no description"
+
+
+async def test_help_shows_defaults_and_environment_variables(tmp_path: Path) -> None:
+    top = await rujuk("--help", database_url=None, tmp_path=tmp_path)
+    serve = await rujuk("serve", "--help", database_url=None, tmp_path=tmp_path)
+    demo = await rujuk("demo", "--help", database_url=None, tmp_path=tmp_path)
+    token = await rujuk("token", "create", "--help", database_url=None, tmp_path=tmp_path)
+    for option, default in (("--host", "127.0.0.1"), ("--port", "8000"), ("--workers", "1")):
+        line = " ".join(serve.out.split(option, 2)[2].split("--", 1)[0].split())
+        assert f"(default: {default})" in line, (option, serve.out)
+    assert "(default: 2000)" in demo.out
+    for text in (top.out, serve.out):
+        for variable in (
+            "DATABASE_URL",
+            "RUJUK_DATA_DIR",
+            "RUJUK_ADMIN_TOKEN",
+            "RUJUK_LOG_LEVEL",
+            "RUJUK_CORS_ORIGINS",
+            "RUJUK_MAX_QUERY_COST",
+            "RUJUK_RATE_LIMIT_COST_PER_MINUTE",
+            "RUJUK_MAX_BODY_BYTES",
+        ):
+            assert variable in text, (variable, text)
+    for variable in ("DATABASE_URL", "RUJUK_DATA_DIR"):
+        assert variable in demo.out
+        assert variable in token.out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("serve", "--port", "99999"),
+        ("serve", "--port", "65536"),
+        ("serve", "--port", "0"),
+        ("serve", "--port", "-1"),
+        ("serve", "--port", "http"),
+        ("serve", "--workers", "0"),
+        ("serve", "--workers", "-2"),
+        ("demo", "--customers", "0"),
+    ],
+)
+async def test_out_of_range_options_are_usage_errors(tmp_path: Path, args: tuple[str, ...]) -> None:
+    # An unreachable database: a refusal that reached it would say so instead.
+    run = await rujuk(*args, database_url="postgresql://127.0.0.1:1/rujuk", tmp_path=tmp_path)
+    assert run.code == 2, run
+    assert run.out == ""
+    assert run.err.startswith("usage:"), run.err
+    assert f"argument {args[1]}" in run.err
+    assert "Traceback" not in run.err
+
+
+async def test_a_busy_port_is_one_line_before_anything_starts(
+    empty_database: str, tmp_path: Path
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = await rujuk(
+            "serve",
+            "--port",
+            str(port),
+            database_url=empty_database,
+            tmp_path=tmp_path,
+            RUJUK_ADMIN_TOKEN="cli-test-admin-token-0123456789",
+        )
+    assert run.code == 2, run
+    assert run.out == "", "no URL and no token for a server that cannot start"
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("rujuk: ")
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "in use" in lines[0]
+    conn = await connect(empty_database)
+    try:
+        tables = await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+    finally:
+        await conn.close()
+    assert tables == 0, "checked before migrating"
 
 
 async def test_migrate_a_fresh_database_then_again(empty_database: str, tmp_path: Path) -> None:
@@ -201,6 +302,7 @@ async def test_an_unreachable_database_is_one_line(
     [
         ({"RUJUK_LOG_LEVEL": "LOUD"}, "RUJUK_LOG_LEVEL"),
         ({"RUJUK_ADMIN_TOKEN": "short"}, "RUJUK_ADMIN_TOKEN"),
+        ({"RUJUK_CORS_ORIGINS": "https://shop.example/"}, "RUJUK_CORS_ORIGINS"),
     ],
 )
 async def test_bad_settings_are_one_line(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
+
+import pytest
 
 from rujuk.demo import seed_demo
 from tests.graphql_client import GraphQLClient
@@ -29,3 +33,17 @@ async def test_demo_seeds_a_network_with_purchases(gql: GraphQLClient, app: Any)
     leaders = data["leaderboard"]
     assert [e["rank"] for e in leaders] == [1, 2, 3]
     assert leaders[0]["score"] >= leaders[1]["score"] >= leaders[2]["score"] > 0
+
+
+async def test_seeding_reports_its_progress(app: Any, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="rujuk.demo"):
+        await seed_demo(app.state.runtime, size=30, seed=7, report_every=0)
+    progress = [
+        tuple(int(n) for n in match.groups())
+        for record in caplog.records
+        if (match := re.search(r"(\d+) of (\d+) customers \((\d+)%\)", record.getMessage()))
+    ]
+    assert progress[0] == (0, 30, 0)
+    assert progress[-1] == (30, 30, 100)
+    assert [done for done, _, _ in progress] == sorted({done for done, _, _ in progress})
+    assert len(progress) == 31

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 
 from rujuk.config import (
     EMBEDDED_WORKERS,
+    SERVED_HOST,
     ConfigError,
     Settings,
     configure_logging,
@@ -42,41 +46,162 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# What each command reads from its environment, for --help (README's table says more).
+ENVIRONMENT = {
+    "DATABASE_URL": "PostgreSQL URL; unset: an embedded PostgreSQL in RUJUK_DATA_DIR/pgdata",
+    "RUJUK_DATA_DIR": "embedded database and development admin token (default: ./.rujuk)",
+    "RUJUK_ADMIN_TOKEN": "accepted as an ADMIN token (16+ characters; default: unset)",
+    "RUJUK_LOG_LEVEL": "CRITICAL, ERROR, WARNING, INFO or DEBUG (default: INFO)",
+    "RUJUK_CORS_ORIGINS": "browser origins allowed to call /graphql, comma-separated, or *"
+    " (default: none)",
+    "RUJUK_MAX_QUERY_COST": "costlier operations are refused (default: 50000)",
+    "RUJUK_RATE_LIMIT_COST_PER_MINUTE": "query cost each caller may spend (default: 200000)",
+    "RUJUK_MAX_BODY_BYTES": "larger request bodies are refused (default: 1048576)",
+}
+DATABASE_ENVIRONMENT = ("DATABASE_URL", "RUJUK_DATA_DIR", "RUJUK_LOG_LEVEL")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its description (none for options without one), and the
+    environment list as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.required:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _environment(names: Sequence[str]) -> str:
+    lines = [
+        textwrap.fill(
+            ENVIRONMENT[name],
+            78,
+            initial_indent=f"  {name}: ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+        )
+        for name in names
+    ]
+    return "environment variables:\n" + "\n".join(lines)
+
+
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer from low to high (or above low)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            limits = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: {limits}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rujuk", description="GraphQL backend for customer referral programs."
+        prog="rujuk",
+        description="GraphQL backend for customer referral programs.",
+        epilog=_environment(list(ENVIRONMENT)),
+        formatter_class=_HelpFormatter,
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="migrate, then serve GraphQL at /graphql")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    def command(
+        on: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        what: str,
+        environment: Sequence[str] = DATABASE_ENVIRONMENT,
+    ) -> argparse.ArgumentParser:
+        return on.add_parser(
+            name,
+            help=what,
+            description=what[0].upper() + what[1:] + ".",
+            epilog=_environment(environment),
+            formatter_class=_HelpFormatter,
+        )
+
+    serve = command(commands, "serve", "migrate, then serve GraphQL at /graphql", list(ENVIRONMENT))
     serve.add_argument(
-        "--seed-demo", action="store_true", help="seed the demo program when the database is empty"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; on any but a loopback address the console does not fill in"
+        " the development admin token",
+    )
+    serve.add_argument(
+        "--port", type=_whole_number(1, 65535), default=8000, help="TCP port to listen on"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_whole_number(1),
+        default=1,
+        help="worker processes, each holding every program's graph: one per core left over"
+        " by PostgreSQL",
+    )
+    serve.add_argument(
+        "--seed-demo",
+        action="store_true",
+        help='seed the demo program "Demo Toko" when the database has no program',
     )
     serve.set_defaults(run=_serve)
 
-    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate = command(commands, "migrate", "apply pending database migrations")
     migrate.set_defaults(run=_migrate)
 
-    demo = commands.add_parser("demo", help="seed the demo program 'Demo Toko'")
-    demo.add_argument("--customers", type=int, default=2000, help="network size (default 2000)")
+    demo = command(commands, "demo", "seed the demo program 'Demo Toko'")
+    demo.add_argument(
+        "--customers",
+        type=_whole_number(1),
+        default=2000,
+        help="network size: customers, with their referrals and purchases",
+    )
     demo.set_defaults(run=_demo)
 
-    token = commands.add_parser("token", help="API tokens")
+    token = commands.add_parser("token", help="API tokens", formatter_class=_HelpFormatter)
     token_commands = token.add_subparsers(required=True, metavar="ACTION")
-    create = token_commands.add_parser("create", help="create a token and print it once")
-    create.add_argument("--role", choices=["ADMIN", "PARTNER"], required=True)
+    create = command(token_commands, "create", "create an API token and print it once")
+    create.add_argument(
+        "--role",
+        choices=["ADMIN", "PARTNER"],
+        required=True,
+        help="ADMIN: everything, every program; PARTNER: one program's operations",
+    )
     create.add_argument("--program", help="the program's ID (required for PARTNER)")
-    create.add_argument("--label", required=True)
+    create.add_argument(
+        "--label", required=True, help="what the token is for, listed by apiTokens (1-200 chars)"
+    )
     create.set_defaults(run=_token_create)
     return parser
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a taken port (or an address this machine cannot listen on) before anything
+    starts: the database, the migrations, the demo and the graphs would all be for nothing."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    address = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # As uvicorn binds: a port that the last run left in TIME_WAIT is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"cannot listen on {address}: the port is in use (choose another with --port)"
+            ) from None
+        raise ConfigError(f"cannot listen on {address}: {error.strerror or error}") from None
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from rujuk.console import is_loopback
+    from rujuk.services.tokens import DEVELOPMENT_TOKEN_FILE
+
+    _check_port(args.host, args.port)
     database = Database.open(settings)
     database.migrate()
     token = asyncio.run(_prepare(settings, database.url, seed_demo=args.seed_demo))
@@ -84,13 +209,31 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     os.environ["DATABASE_URL"] = database.url
     if settings.embedded:
         os.environ[EMBEDDED_WORKERS] = "1"
+    os.environ[SERVED_HOST] = args.host
     base = f"http://{args.host}:{args.port}"
     # uvicorn re-raises the SIGTERM it caught once it has shut down; exiting through Python
     # (not the signal's default action) lets the embedded PostgreSQL stop with us.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     print(f"rujuk: GraphiQL at {base}/graphql", flush=True)
-    if token is not None:
+    if token is None:
+        print(
+            "rujuk: no admin token: create one with `rujuk token create --role ADMIN --label NAME`"
+            " (or set RUJUK_ADMIN_TOKEN)",
+            flush=True,
+        )
+    else:
         print(f"rujuk: admin token (header Authorization: Bearer ...): {token}", flush=True)
+    if token is not None and settings.embedded and not is_loopback(args.host):
+        kept = (
+            ""
+            if settings.admin_token
+            else f" (kept in {settings.data_dir / DEVELOPMENT_TOKEN_FILE})"
+        )
+        print(
+            f"rujuk: on {args.host}, beyond loopback, the console does not fill in the admin"
+            f" token: paste it into the console's headers{kept}",
+            flush=True,
+        )
     uvicorn.run(
         "rujuk.app:app_from_environment",
         factory=True,

