@@ -86,7 +86,9 @@ def subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser
 
 def test_every_option_says_what_it_does() -> None:
     for parser in subcommands(_parser()):
-        assert parser.description or parser.prog == "rujuk token", parser.prog
+        assert parser.description or parser.prog in ("rujuk token", "rujuk persisted-queries"), (
+            parser.prog
+        )
         for action in parser._actions:
             if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
                 continue
@@ -112,6 +114,7 @@ async def test_help_shows_defaults_and_environment_variables(tmp_path: Path) -> 
             "RUJUK_MAX_QUERY_COST",
             "RUJUK_RATE_LIMIT_COST_PER_MINUTE",
             "RUJUK_MAX_BODY_BYTES",
+            "RUJUK_PERSISTED_QUERIES",
         ):
             assert variable in text, (variable, text)
     for variable in ("DATABASE_URL", "RUJUK_DATA_DIR"):

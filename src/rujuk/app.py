@@ -8,8 +8,10 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode
 
 from cross_web import HTTPException
+from graphql import OperationType as GraphQLOperation
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -20,7 +22,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import MissingQueryError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
@@ -29,16 +32,21 @@ from rujuk import demo
 from rujuk.config import Settings
 from rujuk.console import ConsoleContext, console_routes, is_loopback, render_console
 from rujuk.errors import RequestError
+from rujuk.persisted_queries import PersistedQueries
 from rujuk.rate_limit import RateLimiter
 from rujuk.resolvers.context import Context
 from rujuk.runtime import Runtime
 from rujuk.schema import build_schema
-from rujuk.schema.operation import execute_operation
+from rujuk.schema.errors import NOT_SUPPORTED, SUBSCRIPTIONS_OVER_WEBSOCKET
+from rujuk.schema.operation import execute_operation, operation_type
 from rujuk.services.tokens import development_token, principal_for
 
 logger = logging.getLogger(__name__)
 
 POST_OPERATIONS = OperationType.from_http("POST")
+JSON = "application/json"
+# GraphQL over HTTP: for a client that accepts it, a request error is a 4xx without data.
+GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -51,6 +59,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self.max_body_bytes = settings.max_body_bytes
         # Per worker process: with --workers N a caller may spend up to N times the rate.
         self.rate_limiter = RateLimiter(settings.rate_limit_cost_per_minute)
+        self.persisted = PersistedQueries(settings.persisted_queries)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,9 +84,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await too_large(scope, receive, send)
             return
         request = Request(scope, _replay(body))
-        response = await self._answer_json(request, body) if scope["method"] == "POST" else None
-        # strawberry answers transport errors (malformed JSON, a mutation over GET, ...) in
-        # text/plain; clients get them as GraphQL errors with a code, like every other error.
+        response: Response | None = None
+        if scope["method"] == "POST":
+            response = await self._answer_json(request, body)
+        else:
+            request, response = await self._prepare_get(request)
+        # strawberry answers transport errors (malformed JSON, no query, ...) in text/plain;
+        # clients get them as GraphQL errors with a code, like every other error.
         try:
             if response is None:
                 response = await self.run(request)
@@ -105,11 +118,20 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return None
         query, variables = data.get("query"), data.get("variables")
         operation_name, extensions = data.get("operationName"), data.get("extensions")
-        if not isinstance(query, str) or not isinstance(variables, dict | None):
+        if not isinstance(query, str | None) or not isinstance(variables, dict | None):
             return None
         if not isinstance(operation_name, str | None) or not isinstance(extensions, dict | None):
             return None
         sub_response = await self.get_sub_response(request)
+        if extensions is not None or self.persisted.mode == "only":
+            try:
+                query = await self.persisted.document(
+                    request.app.state.runtime.pool, query, extensions
+                )
+            except RequestError as error:
+                return self._refusal(sub_response, error)
+        if query is None:
+            return None
         context = await self.get_context(request, sub_response)
         result = await execute_operation(
             self.graphql_schema, query, variables, operation_name, context, extensions
@@ -129,6 +151,79 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 return None
         processed = await self.process_result(request, result)
         return self.create_response(response_data=processed, sub_response=sub_response)
+
+    async def _prepare_get(self, request: Request) -> tuple[Request, Response | None]:
+        """A GET's persisted query looked up and its operation's type checked. The request
+        strawberry's view is to run (with the looked-up document in its URL, where the view
+        reads it), or a refusal."""
+        params = request.query_params
+        query, encoded = params.get("query"), params.get("extensions")
+        if not (query or encoded):
+            return request, None
+        extensions = None
+        if encoded:
+            with contextlib.suppress(ValueError):
+                extensions = json.loads(encoded)
+            if not isinstance(extensions, dict):
+                return request, None  # strawberry's view refuses it
+        sub_response = await self.get_sub_response(request)
+        try:
+            document = await self.persisted.document(
+                request.app.state.runtime.pool, query or None, extensions
+            )
+        except RequestError as error:
+            return request, self._refusal(sub_response, error)
+        if document is None:
+            return request, None
+        kind = operation_type(self.graphql_schema, document, params.get("operationName"))
+        if kind is GraphQLOperation.MUTATION:
+            sub_response.headers["Allow"] = "POST"
+            refusal = RequestError("a mutation is sent by POST", "METHOD_NOT_ALLOWED")
+            return request, self._refusal(sub_response, refusal, 405)
+        if kind is GraphQLOperation.SUBSCRIPTION:
+            refusal = RequestError(SUBSCRIPTIONS_OVER_WEBSOCKET, NOT_SUPPORTED)
+            return request, self._refusal(sub_response, refusal)
+        if document != query:
+            scope = dict(request.scope)
+            scope["query_string"] = urlencode({**params, "query": document}).encode()
+            return Request(scope, request.receive), None
+        return request, None
+
+    def _refusal(
+        self, sub_response: Response, error: RequestError, status: int | None = None
+    ) -> Response:
+        """A request refused before any operation ran, as a GraphQL error with its code."""
+        if status is not None:
+            sub_response.status_code = status
+        return self.create_response(
+            {"data": None, "errors": [{"message": str(error), "extensions": error.extensions}]},
+            sub_response,
+        )
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        media_type = sub_response.media_type or JSON
+        status = sub_response.status_code
+        if media_type == GRAPHQL_RESPONSE and isinstance(response_data, dict):
+            refused = request_error_status(response_data)
+            if refused is not None:
+                del response_data["data"]
+                status = status or refused
+        response = Response(
+            self.encode_json(response_data), status_code=status or 200, media_type=media_type
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        return response
 
     async def _bounded_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The whole request body, or None as soon as it is over the limit (not read further)."""
@@ -173,7 +268,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             try:
                 context.caller = await principal_for(context.runtime, authorization)
             except RequestError as error:
-                context.caller = error
+                # graphql-transport-ws closes with 4403, graphql-ws sends connection_error.
+                payload: dict[str, object] = {
+                    "message": str(error),
+                    "extensions": error.extensions,
+                }
+                raise ConnectionRejectionError(payload) from None
         acknowledged: UnsetType = UNSET
         return acknowledged
 
@@ -278,6 +378,37 @@ class RujukApp(Starlette):
             await self.graphql(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+def response_media_type(accept: str | None) -> str:
+    """application/graphql-response+json when the Accept header takes it, else
+    application/json (legacy clients, and those that send no Accept header)."""
+    if accept is None or GRAPHQL_RESPONSE not in accept:
+        return JSON
+    for entry in accept.split(","):
+        media, _, parameters = entry.partition(";")
+        if media.strip() == GRAPHQL_RESPONSE:
+            refused = any(
+                name.strip() == "q" and value.strip() in ("0", "0.0", "0.00", "0.000")
+                for name, _, value in (p.partition("=") for p in parameters.split(";"))
+            )
+            return JSON if refused else GRAPHQL_RESPONSE
+    return JSON
+
+
+def request_error_status(response_data: GraphQLHTTPResponse) -> int | None:
+    """The status of an answer without data (a request error: no error has a path), or
+    None for an answer with data, null or not, which stays 200."""
+    errors: list[dict[str, Any]] | None = response_data.get("errors")  # type: ignore[assignment]
+    if response_data.get("data") is not None or not errors:
+        return None
+    if any("path" in error for error in errors):
+        return None
+    codes = {(error.get("extensions") or {}).get("code") for error in errors}
+    if codes == {"PERSISTED_QUERY_NOT_FOUND"}:
+        # As Apollo Server answers it: the link then sends the document with its hash.
+        return 200
+    return 429 if "RATE_LIMITED" in codes else 400
 
 
 def _replay(body: bytes) -> Receive:

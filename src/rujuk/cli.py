@@ -12,6 +12,7 @@ import socket
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from rujuk.config import (
     EMBEDDED_WORKERS,
@@ -57,6 +58,8 @@ ENVIRONMENT = {
     "RUJUK_MAX_QUERY_COST": "costlier operations are refused (default: 50000)",
     "RUJUK_RATE_LIMIT_COST_PER_MINUTE": "query cost each caller may spend (default: 200000)",
     "RUJUK_MAX_BODY_BYTES": "larger request bodies are refused (default: 1048576)",
+    "RUJUK_PERSISTED_QUERIES": "auto: Apollo's automatic persisted queries; only: only the"
+    " documents of `rujuk persisted-queries add` run (default: auto)",
 }
 DATABASE_ENVIRONMENT = ("DATABASE_URL", "RUJUK_DATA_DIR", "RUJUK_LOG_LEVEL")
 
@@ -174,6 +177,25 @@ def _parser() -> argparse.ArgumentParser:
         "--label", required=True, help="what the token is for, listed by apiTokens (1-200 chars)"
     )
     create.set_defaults(run=_token_create)
+
+    persisted = commands.add_parser(
+        "persisted-queries",
+        help="documents that run by hash (the only ones that run with RUJUK_PERSISTED_QUERIES=only)",
+        formatter_class=_HelpFormatter,
+    )
+    persisted_commands = persisted.add_subparsers(required=True, metavar="ACTION")
+    add = command(
+        persisted_commands,
+        "add",
+        "register the documents of files, stored in PostgreSQL, and print each one's hash",
+    )
+    add.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="an Apollo persisted-query manifest (JSON), or one document: the file's exact text",
+    )
+    add.set_defaults(run=_persisted_queries_add)
     return parser
 
 
@@ -324,4 +346,33 @@ def _token_create(settings: Settings, args: argparse.Namespace) -> int:
             await runtime.close()
 
     print(asyncio.run(create()))
+    return 0
+
+
+def _persisted_queries_add(settings: Settings, args: argparse.Namespace) -> int:
+    from rujuk.db import persisted_queries as queries
+    from rujuk.db.pool import create_pool
+    from rujuk.persisted_queries import documents_in
+
+    documents: list[tuple[str, str, str | None]] = []
+    for name in args.files:
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"cannot read {name}: {error}") from None
+        documents.extend(documents_in(text))
+    database = Database.open(settings)
+    database.migrate()
+
+    async def add() -> int:
+        pool = await create_pool(database.url, min_size=1, max_size=1)
+        try:
+            return await queries.add_documents(pool, documents)
+        finally:
+            await pool.close()
+
+    added = asyncio.run(add())
+    for sha256, _, name in documents:
+        print(f"{sha256} {name or ''}".rstrip())
+    print(f"rujuk: {added} new of {len(documents)} document(s)", file=sys.stderr)
     return 0

@@ -12,6 +12,7 @@ EMBEDDED_WORKERS = "RUJUK_EMBEDDED_WORKERS"
 # Set by `rujuk serve` for its workers: the address it listens on (--host).
 SERVED_HOST = "RUJUK_SERVED_HOST"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+PERSISTED_QUERY_MODES = ("auto", "only")
 
 
 class ConfigError(Exception):
@@ -38,6 +39,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # The address `rujuk serve` listens on; None when the app was not started by it.
     served_host: str | None = None
+    # "auto": Apollo's automatic persisted queries; "only": only registered documents run.
+    persisted_queries: str = "auto"
 
     @property
     def embedded(self) -> bool:
@@ -64,7 +67,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     admin_token = env.get("RUJUK_ADMIN_TOKEN") or None
     if admin_token is not None and len(admin_token) < 16:
         raise ConfigError("RUJUK_ADMIN_TOKEN must be at least 16 characters long")
+    persisted_queries = (env.get("RUJUK_PERSISTED_QUERIES") or "auto").lower()
+    if persisted_queries not in PERSISTED_QUERY_MODES:
+        raise ConfigError(
+            f"RUJUK_PERSISTED_QUERIES must be auto or only, not {persisted_queries!r}"
+        )
     return Settings(
+        persisted_queries=persisted_queries,
         max_query_cost=_positive_int(env, "RUJUK_MAX_QUERY_COST", 50_000),
         rate_limit_cost_per_minute=_positive_int(env, "RUJUK_RATE_LIMIT_COST_PER_MINUTE", 200_000),
         max_body_bytes=_positive_int(env, "RUJUK_MAX_BODY_BYTES", 1024 * 1024),

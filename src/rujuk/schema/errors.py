@@ -6,6 +6,8 @@ import logging
 
 import asyncpg
 from graphql.error import GraphQLError
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from rujuk.errors import RequestError
 
@@ -38,6 +40,16 @@ LIMIT_MESSAGES = (
 )
 
 
+NOT_SUPPORTED = "OPERATION_NOT_SUPPORTED"
+SUBSCRIPTIONS_OVER_WEBSOCKET = (
+    "subscriptions are served over WebSocket (graphql-transport-ws on /graphql), not over HTTP"
+)
+OPERATIONS_OVER_HTTP = (
+    "queries and mutations are served over HTTP (POST /graphql) or graphql-transport-ws;"
+    " the legacy graphql-ws protocol carries subscriptions only"
+)
+
+
 def _pre_execution_code(message: str) -> str:
     for fragment, code in LIMIT_MESSAGES:
         if fragment in message:
@@ -57,6 +69,12 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         return error
     if isinstance(original, RequestError):
         code, message = original.code, str(original)
+    elif isinstance(original, InvalidOperationTypeError):
+        # strawberry's transports refuse an operation type they do not carry (a query over
+        # graphql-ws): the client's mistake, not a failure.
+        code = NOT_SUPPORTED
+        subscription = original.operation_type is OperationType.SUBSCRIPTION
+        message = SUBSCRIPTIONS_OVER_WEBSOCKET if subscription else OPERATIONS_OVER_HTTP
     elif _unstorable_text(original):
         code, message = "INVALID_INPUT", "text must not contain NUL or characters UTF-8 cannot hold"
     elif isinstance(original, GraphQLError):

@@ -27,7 +27,12 @@ from strawberry.execution import optimized_is_awaitable
 from strawberry.types import ExecutionResult
 
 from rujuk.schema.cost import enforce, operation_cost
-from rujuk.schema.errors import classify, classify_in_place
+from rujuk.schema.errors import (
+    NOT_SUPPORTED,
+    SUBSCRIPTIONS_OVER_WEBSOCKET,
+    classify,
+    classify_in_place,
+)
 from rujuk.schema.execution import AcyclicExecutionContext
 from rujuk.schema.guard import checked_document
 
@@ -46,8 +51,9 @@ async def execute_operation(
     context: Any,
     operation_extensions: dict[str, Any] | None,
 ) -> ExecutionResult | None:
-    """The operation's result, or None when strawberry must run it: an empty query, a
-    subscription, or no single operation by that name (strawberry words those refusals)."""
+    """The operation's result, or None when strawberry must run it: an empty query, or no
+    single operation by that name (strawberry words those refusals). A subscription is
+    refused: over plain HTTP it has nowhere to send its events."""
     if not query:
         return None
     request_id: str = context.request_id
@@ -57,12 +63,15 @@ async def execute_operation(
         classify_in_place(error, request_id)
         return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
     operation = get_operation_ast(document, operation_name)
-    if operation is None or operation.operation not in RUNS_HERE:
+    if operation is None:
         return None
     if errors:
         for invalid in errors:
             classify_in_place(invalid, request_id)
         return ExecutionResult(data=None, errors=list(errors), extensions={"cost": 0})
+    if operation.operation not in RUNS_HERE:
+        refusal = GraphQLError(SUBSCRIPTIONS_OVER_WEBSOCKET, extensions={"code": NOT_SUPPORTED})
+        return ExecutionResult(data=None, errors=[refusal], extensions={"cost": 0})
     cost = 0
     try:
         cost = operation_cost(schema, document, query, operation_name, variables) or 0
@@ -83,3 +92,16 @@ async def execute_operation(
     result = await outcome if isawaitable(outcome) else outcome
     errors_out = [classify(e, request_id) for e in result.errors] if result.errors else None
     return ExecutionResult(data=result.data, errors=errors_out, extensions={"cost": cost})
+
+
+def operation_type(
+    schema: GraphQLSchema, query: str, operation_name: str | None
+) -> OperationType | None:
+    """The type of the operation a request would run; None when its document does not
+    parse or names no single operation (the run itself refuses those)."""
+    try:
+        document, _ = checked_document(schema, query, VALIDATION_RULES)
+    except GraphQLError:
+        return None
+    operation = get_operation_ast(document, operation_name)
+    return None if operation is None else operation.operation
