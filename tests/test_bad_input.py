@@ -83,8 +83,10 @@ async def test_malformed_json_has_an_error_code(http: httpx.AsyncClient) -> None
 async def test_mutations_over_get_are_refused(http: httpx.AsyncClient, database_url: str) -> None:
     query = 'mutation { createApiToken(input: {role: ADMIN, label: "x"}) { token } }'
     response = await http.get("/graphql", params={"query": query}, headers=AUTH)
-    assert response.status_code == 400
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
     assert "mutations are not allowed" in response.json()["errors"][0]["message"]
+    assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
     assert (await counts(database_url))["api_token"] == 0
 
 

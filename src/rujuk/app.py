@@ -178,7 +178,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         kind = operation_type(self.graphql_schema, document, params.get("operationName"))
         if kind is GraphQLOperation.MUTATION:
             sub_response.headers["Allow"] = "POST"
-            refusal = RequestError("a mutation is sent by POST", "METHOD_NOT_ALLOWED")
+            refusal = RequestError(
+                "mutations are not allowed over GET: send them by POST", "METHOD_NOT_ALLOWED"
+            )
             return request, self._refusal(sub_response, refusal, 405)
         if kind is GraphQLOperation.SUBSCRIPTION:
             refusal = RequestError(SUBSCRIPTIONS_OVER_WEBSOCKET, NOT_SUPPORTED)
