@@ -5,6 +5,7 @@ persisted queries, and the transports' refusals: in process, then with real node
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -18,7 +19,9 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from rujuk.app import create_app
+from rujuk.app import create_app, response_media_type
+from rujuk.db.persisted_queries import add_documents
+from rujuk.db.pool import connect
 from rujuk.persisted_queries import DocumentCache
 from tests.conftest import LiveServer, app_settings
 from tests.graphql_client import ADMIN_TOKEN
@@ -366,3 +369,43 @@ async def test_only_registered_documents_run_in_allow_list_mode(
         assert (await client.post(url, json={"query": sent}, headers=AUTH)).json()["data"]
         other = await client.post(url, json={"query": "{ programs { id } }"}, headers=AUTH)
         assert codes(other.json()) == ["PERSISTED_QUERY_NOT_ALLOWED"]
+
+
+def test_an_unregistered_subscription_is_refused_in_allow_list_mode(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(app_settings(tmp_path), persisted_queries="only")
+    app = create_app(settings, database_url)
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        ws.send_json({"type": "connection_init", "payload": AUTH})
+        assert ws.receive_json()["type"] == "connection_ack"
+        payload = {"query": SUBSCRIPTION, "variables": {"p": "UHJvZ3JhbTox"}}
+        ws.send_json({"id": "1", "type": "subscribe", "payload": payload})
+        message = ws.receive_json()
+        assert message["type"] == "error", message
+        assert [e["extensions"]["code"] for e in message["payload"]] == [
+            "PERSISTED_QUERY_NOT_ALLOWED"
+        ]
+        asyncio.run(register(database_url, SUBSCRIPTION))
+        ws.send_json({"id": "2", "type": "subscribe", "payload": payload})
+        ran = ws.receive_json()
+        # It ran: the resolver itself says the program does not exist.
+        assert ran["type"] == "next", ran
+        assert [e["extensions"]["code"] for e in ran["payload"]["errors"]] == ["NOT_FOUND"]
+
+
+async def register(database_url: str, document: str) -> None:
+    conn = await connect(database_url)
+    try:
+        await add_documents(conn, [(sha256(document), document, None)])
+    finally:
+        await conn.close()
+
+
+def test_accept_with_zero_quality_for_graphql_response_json_gets_json() -> None:
+    refused = f"{GRAPHQL_RESPONSE};q=0, application/json"
+    assert response_media_type(refused) == "application/json"
+    assert response_media_type(f"application/json;q=0.9, {GRAPHQL_RESPONSE}") == GRAPHQL_RESPONSE

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
@@ -47,13 +49,14 @@ POST_OPERATIONS = OperationType.from_http("POST")
 JSON = "application/json"
 # GraphQL over HTTP: for a client that accepts it, a request error is a 4xx without data.
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+ZERO_QUALITY = re.compile(r"(?:^|;)\s*q\s*=\s*0(?:\.0{0,3})?\s*(?:;|$)")
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
     """strawberry's ASGI view, with rujuk's context and the self-hosted console."""
 
     def __init__(self, settings: Settings) -> None:
-        schema = build_schema()
+        schema = build_schema(allow_list=settings.persisted_queries == "only")
         super().__init__(schema, graphql_ide="graphiql")
         self.graphql_schema = schema._schema
         self.max_body_bytes = settings.max_body_bytes
@@ -260,6 +263,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response=response,
             request_id=os.urandom(8).hex(),
             rate_limiter=self.rate_limiter,
+            persisted=self.persisted,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -382,19 +386,17 @@ class RujukApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+@functools.lru_cache(maxsize=64)
 def response_media_type(accept: str | None) -> str:
     """application/graphql-response+json when the Accept header takes it, else
-    application/json (legacy clients, and those that send no Accept header)."""
+    application/json (legacy clients, and those that send no Accept header). Cached: clients
+    send a handful of distinct headers."""
     if accept is None or GRAPHQL_RESPONSE not in accept:
         return JSON
     for entry in accept.split(","):
         media, _, parameters = entry.partition(";")
         if media.strip() == GRAPHQL_RESPONSE:
-            refused = any(
-                name.strip() == "q" and value.strip() in ("0", "0.0", "0.00", "0.000")
-                for name, _, value in (p.partition("=") for p in parameters.split(";"))
-            )
-            return JSON if refused else GRAPHQL_RESPONSE
+            return JSON if ZERO_QUALITY.search(parameters) else GRAPHQL_RESPONSE
     return JSON
 
 

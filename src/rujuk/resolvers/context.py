@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from rujuk.access import Principal, Role
 from rujuk.errors import RequestError
+from rujuk.persisted_queries import PersistedQueries
 from rujuk.rate_limit import RateLimiter
 from rujuk.records import Customer, Program, Purchase, Referral, ReferralCode, Reward
 from rujuk.runtime import Runtime
@@ -33,6 +34,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # The worker's rate limiter (None: unlimited), shared by every request of the process.
     rate_limiter: RateLimiter | None = None
+    # The worker's persisted documents (checked on strawberry's path in allow-list mode).
+    persisted: PersistedQueries | None = None
 
     # Batch loaders, made on first use: most requests need one or none of them.
     @cached_property

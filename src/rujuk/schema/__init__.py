@@ -8,6 +8,7 @@ import strawberry
 from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
+from rujuk.schema.allow_list import AllowList
 from rujuk.schema.execution import AcyclicExecutionContext
 from rujuk.schema.flat_inputs import install_flat_inputs
 from rujuk.schema.guard import RequestGuard
@@ -23,13 +24,14 @@ class RujukSchema(strawberry.Schema):
         return None
 
 
-def build_schema() -> RujukSchema:
-    """The schema rujuk serves."""
+def build_schema(*, allow_list: bool = False) -> RujukSchema:
+    """The schema rujuk serves; with allow_list, only registered documents run on
+    strawberry's path (RUJUK_PERSISTED_QUERIES=only)."""
     from rujuk.resolvers.mutation import Mutation
     from rujuk.resolvers.query import Query
     from rujuk.resolvers.subscription import Subscription
 
-    extensions: list[Any] = [RequestGuard]
+    extensions: list[Any] = [AllowList, RequestGuard] if allow_list else [RequestGuard]
     schema = RujukSchema(
         query=Query,
         mutation=Mutation,
