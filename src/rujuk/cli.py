@@ -180,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
 
     persisted = commands.add_parser(
         "persisted-queries",
-        help="documents that run by hash (the only ones that run with RUJUK_PERSISTED_QUERIES=only)",
+        help="documents that run by hash (with RUJUK_PERSISTED_QUERIES=only, the only ones)",
         formatter_class=_HelpFormatter,
     )
     persisted_commands = persisted.add_subparsers(required=True, metavar="ACTION")
