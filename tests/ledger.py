@@ -128,3 +128,25 @@ DANGLING_REFERENCES = {
 async def dangling_references(conn: Connection) -> dict[str, int]:
     """Per ledger reference, how many rows refer to nothing (all zero in a sound ledger)."""
     return {name: await conn.fetchval(query) for name, query in DANGLING_REFERENCES.items()}
+
+
+async def unbalanced_rewards(conn: Connection) -> int:
+    """Rewards whose amount is not the sum of their ledger entries (zero in a sound ledger)."""
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM reward r
+           WHERE r.amount <> (SELECT coalesce(sum(e.delta), 0) FROM reward_entry e
+                              WHERE e.reward_id = r.id)"""
+    )
+    return count
+
+
+async def event_log_gaps(conn: Connection) -> list[int]:
+    """Programs whose graph events are not exactly 1..graph_version (none in a sound log)."""
+    rows = await conn.fetch(
+        """SELECT p.id FROM program p
+           LEFT JOIN graph_event e ON e.program_id = p.id
+           GROUP BY p.id, p.graph_version
+           HAVING count(e.version) <> p.graph_version
+               OR coalesce(max(e.version), 0) <> p.graph_version"""
+    )
+    return [r["id"] for r in rows]

@@ -41,6 +41,14 @@ class Settings:
     served_host: str | None = None
     # "auto": Apollo's automatic persisted queries; "only": only registered documents run.
     persisted_queries: str = "auto"
+    # Connections per worker process (N workers open up to N times this many).
+    db_pool_size: int = 10
+    # Seconds: waiting for a free pooled connection, opening a connection, running one
+    # statement. Past any of them the request fails with SERVICE_UNAVAILABLE (HTTP 503)
+    # instead of waiting for a database that is frozen, cut off or saturated.
+    db_pool_timeout: float = 5.0
+    db_connect_timeout: float = 5.0
+    db_statement_timeout: float = 10.0
 
     @property
     def embedded(self) -> bool:
@@ -77,6 +85,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_query_cost=_positive_int(env, "RUJUK_MAX_QUERY_COST", 50_000),
         rate_limit_cost_per_minute=_positive_int(env, "RUJUK_RATE_LIMIT_COST_PER_MINUTE", 200_000),
         max_body_bytes=_positive_int(env, "RUJUK_MAX_BODY_BYTES", 1024 * 1024),
+        db_pool_size=_positive_int(env, "RUJUK_DB_POOL_SIZE", 10),
+        db_pool_timeout=_seconds(env, "RUJUK_DB_POOL_TIMEOUT", 5.0),
+        db_connect_timeout=_seconds(env, "RUJUK_DB_CONNECT_TIMEOUT", 5.0),
+        db_statement_timeout=_seconds(env, "RUJUK_DB_STATEMENT_TIMEOUT", 10.0),
         database_url=database_url,
         data_dir=Path(env.get("RUJUK_DATA_DIR") or ".rujuk"),
         admin_token=admin_token,
@@ -97,6 +109,19 @@ def _positive_int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a positive integer, not {text!r}") from None
     if value < 1:
         raise ConfigError(f"{name} must be a positive integer, not {text!r}")
+    return value
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    text = env.get(name) or ""
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not 0 < value <= 3600:
+        raise ConfigError(f"{name} must be above 0 and at most 3600 seconds, not {text!r}")
     return value
 
 

@@ -39,7 +39,7 @@ class Runtime:
         """Connect without loading any graph: only for work that never reads one (API tokens,
         checks before the server starts), where a full load would cost seconds for nothing.
         """
-        pool = await create_pool(database_url, min_size=1)
+        pool = await create_pool(database_url, min_size=1, max_size=settings.db_pool_size)
         graphs = GraphStore(pool)
         key = await token_queries.signing_key(pool)
         return cls(

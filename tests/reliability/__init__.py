@@ -1,0 +1,1 @@
+"""Faults an operator meets in production: concurrency, a lost or frozen database, restarts."""
