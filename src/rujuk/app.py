@@ -33,7 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from rujuk import demo
 from rujuk.config import Settings
 from rujuk.console import ConsoleContext, console_routes, is_loopback, render_console
-from rujuk.errors import RequestError
+from rujuk.errors import RequestError, ServiceUnavailable
 from rujuk.persisted_queries import PersistedQueries
 from rujuk.rate_limit import RateLimiter
 from rujuk.resolvers.context import Context
@@ -228,6 +228,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         response.headers.raw.extend(sub_response.headers.raw)
         if sub_response.background:
             response.background = sub_response.background
+        if _unavailable(response_data):
+            # "Retry later", distinct from "your request is wrong".
+            response.status_code = 503
+            response.headers["Retry-After"] = str(ServiceUnavailable.retry_after)
         return response
 
     async def _bounded_body(self, scope: Scope, receive: Receive) -> bytes | None:
@@ -326,12 +330,15 @@ def create_app(settings: Settings, database_url: str) -> RujukApp:
             await runtime.close()
 
     async def healthz(request: Request) -> Response:
-        try:
-            await request.app.state.runtime.pool.fetchval("SELECT 1")
-        except Exception as exc:
-            logger.warning("health check failed: %s", exc)
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        checks = await request.app.state.runtime.health()
+        if all(state == "ok" for state in checks.values()):
+            return JSONResponse({"status": "ok", **checks})
+        logger.warning("health check failed: %s", checks)
+        return JSONResponse(
+            {"status": "unavailable", **checks},
+            status_code=503,
+            headers={"Retry-After": str(ServiceUnavailable.retry_after)},
+        )
 
     async def to_console(_request: Request) -> Response:
         return RedirectResponse("/graphql")
@@ -413,6 +420,17 @@ def request_error_status(response_data: GraphQLHTTPResponse) -> int | None:
         # As Apollo Server answers it: the link then sends the document with its hash.
         return 200
     return 429 if "RATE_LIMITED" in codes else 400
+
+
+def _unavailable(response_data: Any) -> bool:
+    """Whether a GraphQL response (or a batch) failed because the database is unavailable."""
+    answers = response_data if isinstance(response_data, list) else [response_data]
+    return any(
+        (error.get("extensions") or {}).get("code") == ServiceUnavailable.code
+        for answer in answers
+        if isinstance(answer, dict)
+        for error in answer.get("errors") or ()
+    )
 
 
 def _replay(body: bytes) -> Receive:

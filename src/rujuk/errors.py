@@ -41,3 +41,16 @@ class Forbidden(RequestError):
     """A valid token without the rights the operation needs."""
 
     code = "FORBIDDEN"
+
+
+class ServiceUnavailable(RequestError):
+    """The database cannot serve right now (unreachable, frozen, out of connections): the
+    request was not wrong and may be retried (HTTP 503 with Retry-After)."""
+
+    code = "SERVICE_UNAVAILABLE"
+    # Seconds a client should wait before retrying (extensions.retryAfter, Retry-After).
+    retry_after = 2
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"code": self.code, "retryAfter": self.retry_after}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from rujuk.caller_cache import CallerCache
 from rujuk.config import Settings
 from rujuk.db import tokens as token_queries
 from rujuk.db.pool import Pool, create_pool
+from rujuk.errors import ServiceUnavailable
 from rujuk.graph import GraphStore
 from rujuk.graph.ranking_cache import RankingCache
 from rujuk.services.purchase_writer import PurchaseWriter
@@ -25,13 +27,16 @@ class Runtime:
     rankings: RankingCache
     callers: CallerCache
     purchase_writer: PurchaseWriter
+    # The database probe of /healthz still running, if any: one at a time, however often
+    # /healthz is asked while the database does not answer.
+    _probe: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Runtime:
         """Connect, load every graph and follow other workers' writes."""
         runtime = await cls.connect(settings, database_url)
         await runtime.graphs.load()
-        await runtime.graphs.listen(database_url)
+        await runtime.graphs.listen()
         return runtime
 
     @classmethod
@@ -39,7 +44,14 @@ class Runtime:
         """Connect without loading any graph: only for work that never reads one (API tokens,
         checks before the server starts), where a full load would cost seconds for nothing.
         """
-        pool = await create_pool(database_url, min_size=1, max_size=settings.db_pool_size)
+        pool = await create_pool(
+            database_url,
+            min_size=1,
+            max_size=settings.db_pool_size,
+            pool_timeout=settings.db_pool_timeout,
+            connect_timeout=settings.db_connect_timeout,
+            statement_timeout=settings.db_statement_timeout,
+        )
         graphs = GraphStore(pool)
         key = await token_queries.signing_key(pool)
         return cls(
@@ -53,7 +65,33 @@ class Runtime:
             PurchaseWriter(pool, graphs),
         )
 
+    async def health(self) -> dict[str, str]:
+        """Each dependency of this worker, "ok" or what is wrong; within HEALTH_TIMEOUT
+        whatever the database does."""
+        probe = self._probe
+        if probe is None or probe.done():
+            probe = self._probe = asyncio.get_running_loop().create_task(self._ping())
+        done, _ = await asyncio.wait({probe}, timeout=HEALTH_TIMEOUT)
+        database = "ok"
+        if not done:
+            database = f"no answer within {HEALTH_TIMEOUT:g} s"
+        elif (error := probe.exception()) is not None:
+            database = str(error) if isinstance(error, ServiceUnavailable) else repr(error)
+        return {
+            "database": database,
+            # Until it reconnects this worker does not see other workers' writes.
+            "graphEvents": "ok" if self.graphs.listening else "reconnecting",
+        }
+
+    async def _ping(self) -> None:
+        await self.pool.fetchval("SELECT 1")
+
     async def close(self) -> None:
         """Stop listening and close the pool."""
         await self.graphs.close()
         await self.pool.close()
+
+
+# Seconds /healthz waits for the database before answering 503 (load balancers typically
+# give a health check 2 s or more).
+HEALTH_TIMEOUT = 1.5

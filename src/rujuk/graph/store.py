@@ -23,7 +23,8 @@ from rujuk.config import ConfigError
 from rujuk.db import events as event_queries
 from rujuk.db import graph_load
 from rujuk.db import programs as program_queries
-from rujuk.db.pool import Connection, Pool, connect
+from rujuk.db.pool import Connection, Pool
+from rujuk.errors import ServiceUnavailable
 from rujuk.graph.referral_graph import Member, MemberTable, ReferralGraph, epoch_micros
 from rujuk.records import Program
 
@@ -41,7 +42,7 @@ class GraphStore:
         self.graphs: dict[int, ReferralGraph] = {}
         self.programs: dict[int, Program] = {}
         self._listener: Connection | None = None
-        self._listen_url: str | None = None
+        self._listening = False
         self._event_listeners: dict[int, set[EventListener]] = defaultdict(set)
         # Writes of this process that hold (or held) their program's lock and have not been
         # applied yet, by (program, version): see GraphWrite.
@@ -77,10 +78,18 @@ class GraphStore:
 
     async def load(self) -> None:
         """Build every program's graph from one consistent snapshot of the database."""
-        # Millions of small objects: the collector would rescan them over and over (it
-        # doubled the load time at 1M customers, the fetch included).
-        async with self.pool.acquire() as conn, self.pool.acquire() as helper:
+        # Connections of its own: a load runs for seconds, longer than a pooled statement may,
+        # and a task holds one pooled connection at most.
+        conn = await self.pool.connect()
+        try:
+            helper = await self.pool.connect()
+        except BaseException:
+            await conn.close()
+            raise
+        try:
             await graph_load.lock_load(conn)
+            # Millions of small objects: the collector would rescan them over and over (it
+            # doubled the load time at 1M customers, the fetch included).
             gc.disable()
             try:
                 async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -101,6 +110,9 @@ class GraphStore:
             finally:
                 gc.enable()
                 await graph_load.unlock_load(conn)
+        finally:
+            await helper.close()
+            await conn.close()
         for pid, graph in graphs.items():
             graph.version = versions[pid]
         self.graphs = graphs
@@ -139,14 +151,20 @@ class GraphStore:
         return GraphWrite(self, program_id)
 
     async def committed(
-        self, program_id: int, version: int, kind: str, payload: dict[str, Any]
+        self,
+        program_id: int,
+        version: int,
+        kind: str,
+        payload: dict[str, Any],
+        conn: Connection | Pool,
     ) -> None:
-        """Apply an event this process just committed (catching up first if others came between)."""
+        """Apply an event this process just committed (catching up first if others came
+        between, on conn: the connection the writer holds, or the pool if it holds none)."""
         graph = self.graph(program_id)
         if graph.version == version - 1:
             self.apply(program_id, version, kind, payload)
         elif graph.version < version:
-            await self.catch_up(program_id)
+            await self.catch_up(program_id, conn)
         self._settle(program_id, version)
 
     def _settle(self, program_id: int, version: int) -> None:
@@ -188,24 +206,35 @@ class GraphStore:
         self._event_listeners[program_id].add(listener)
         return lambda: self._event_listeners[program_id].discard(listener)
 
-    async def listen(self, url: str) -> None:
+    @property
+    def listening(self) -> bool:
+        """Whether other workers' commits reach this process (LISTEN connected)."""
+        return self._listener is not None and not self._listener.is_closed()
+
+    async def listen(self) -> None:
         """Follow other workers' commits through LISTEN/NOTIFY, reconnecting when cut off."""
-        self._listen_url = url
+        self._listening = True
         await self._connect_listener()
 
     async def _connect_listener(self) -> None:
-        assert self._listen_url is not None
-        listener = await connect(self._listen_url)
-        listener.add_termination_listener(self._listener_lost)
-        await listener.add_listener(event_queries.GRAPH_CHANNEL, self._notified)
+        listener = await self.pool.connect()
+        try:
+            listener.add_termination_listener(self._listener_lost)
+            await listener.add_listener(event_queries.GRAPH_CHANNEL, self._notified)
+            # Commits made while nobody listened (since the load, or while cut off) were not
+            # notified to us: replay them from the log.
+            for program_id in list(await event_queries.graph_versions(self.pool)):
+                await self.catch_up(program_id)
+            if listener.is_closed():
+                raise ServiceUnavailable("the LISTEN connection closed while catching up")
+        except BaseException:
+            listener.remove_termination_listener(self._listener_lost)
+            listener.terminate()
+            raise
         self._listener = listener
-        # Commits made while nobody listened (since the load, or while cut off) were not
-        # notified to us: replay them from the log.
-        for program_id in list(await event_queries.graph_versions(self.pool)):
-            await self.catch_up(program_id)
 
     def _listener_lost(self, _conn: object) -> None:
-        if self._listen_url is None:
+        if not self._listening:
             return
         logger.warning("lost the LISTEN connection; reconnecting")
         task = asyncio.get_running_loop().create_task(self._reconnect())
@@ -214,20 +243,21 @@ class GraphStore:
 
     async def _reconnect(self) -> None:
         delay = 0.2
-        while self._listen_url is not None:
+        while self._listening:
             try:
                 await self._connect_listener()
-            except (ConfigError, OSError, asyncpg.PostgresError) as error:
+            except (ConfigError, ServiceUnavailable, OSError, asyncpg.PostgresError) as error:
                 logger.warning("LISTEN reconnection failed (%s); retrying in %.1f s", error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                # Capped low: until it reconnects, this worker misses other workers' writes.
+                delay = min(delay * 2, RECONNECT_DELAY_MAX)
             else:
                 logger.info("LISTEN connection restored")
                 return
 
     async def close(self) -> None:
         """Stop listening."""
-        self._listen_url = None
+        self._listening = False
         if self._listener is not None:
             await self._listener.close()
             self._listener = None
@@ -296,15 +326,19 @@ class GraphWrite:
         loop = asyncio.get_running_loop()
         self.store._in_flight[(self.program_id, version)] = loop.create_future()
 
-    async def committed(self, kind: str, payload: dict[str, Any]) -> None:
-        """The write of one version committed: apply it to the graph."""
-        await self.committed_all([(kind, payload)])
+    async def committed(self, kind: str, payload: dict[str, Any], conn: Connection | Pool) -> None:
+        """The write of one version committed: apply it to the graph, reading any events
+        committed in between through conn (the writer's own connection if it holds one:
+        a task never awaits a second pooled connection while holding one)."""
+        await self.committed_all([(kind, payload)], conn)
 
-    async def committed_all(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    async def committed_all(
+        self, events: Sequence[tuple[str, dict[str, Any]]], conn: Connection | Pool
+    ) -> None:
         """The write committed: apply its events, one per announced version, in order."""
         assert len(events) == len(self.versions)
         for version, (kind, payload) in zip(self.versions, events, strict=True):
-            await self.store.committed(self.program_id, version, kind, payload)
+            await self.store.committed(self.program_id, version, kind, payload, conn)
 
     async def __aenter__(self) -> GraphWrite:
         return self
@@ -317,6 +351,9 @@ class GraphWrite:
 # How long a writer waits for this process's previous write to be applied before reading
 # the event log instead (it normally takes well under a millisecond).
 IN_FLIGHT_WAIT = 0.5
+
+# Longest pause between two attempts to reconnect the LISTEN connection, in seconds.
+RECONNECT_DELAY_MAX = 2.0
 
 # Strong references to catch-up tasks until they finish.
 _background: set[asyncio.Task[None]] = set()

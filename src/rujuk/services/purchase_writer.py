@@ -114,8 +114,10 @@ class PurchaseWriter:
                 return _Unlocked.NEEDS_LOCK
             if stored is None:
                 return _Unlocked.STALE
+            # The connection is back in the pool: catching up (if another worker wrote
+            # in between) borrows one afresh.
             await write.committed_all(
-                [("purchase_recorded", _event(purchase)) for purchase, _ in stored]
+                [("purchase_recorded", _event(purchase)) for purchase, _ in stored], self._pool
             )
         return batch.outcomes(stored, [])
 
@@ -149,7 +151,7 @@ class PurchaseWriter:
                 if replayed:
                     rewards = await purchase_queries.purchase_rewards(conn, replayed)
             await write.committed_all(
-                [("purchase_recorded", _event(purchase)) for purchase, _ in stored]
+                [("purchase_recorded", _event(purchase)) for purchase, _ in stored], conn
             )
         return batch.outcomes(stored, rewards)
 

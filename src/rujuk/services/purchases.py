@@ -152,7 +152,7 @@ async def refund_purchase(
             )
             refreshed = await purchase_queries.get_purchases(conn, [purchase.id])
             current = await purchase_queries.purchase_rewards(conn, [purchase.id])
-        await write.committed("purchase_refunded", payload)
+        await write.committed("purchase_refunded", payload, conn)
     return PurchaseResult(refreshed[0], current)
 
 

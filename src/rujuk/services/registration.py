@@ -119,7 +119,7 @@ async def register_customer(
             await event_queries.append_event(
                 conn, program.id, version + 1, "customer_registered", payload
             )
-        await write.committed("customer_registered", payload)
+        await write.committed("customer_registered", payload, conn)
     return registration
 
 

@@ -66,7 +66,7 @@ async def review_referral(
                 await event_queries.append_event(
                     conn, referral.program_id, version + 1, "referral_reviewed", payload
                 )
-            await write.committed("referral_reviewed", payload)
+            await write.committed("referral_reviewed", payload, conn)
     return updated
 
 
@@ -95,7 +95,7 @@ async def erase_customer(
             await event_queries.append_event(
                 conn, customer.program_id, version + 1, "customer_erased", payload
             )
-        await write.committed("customer_erased", payload)
+        await write.committed("customer_erased", payload, conn)
     # The customer's tokens stop working now, not when their cached caller expires.
     runtime.callers.clear()
     return erased
