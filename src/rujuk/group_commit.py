@@ -31,9 +31,18 @@ class GroupCommit(Generic[K, T, R]):
     are committed again one at a time, so one bad item cannot fail the others.
     """
 
-    def __init__(self, commit: Commit[K, T, R], max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        commit: Commit[K, T, R],
+        max_batch: int = 256,
+        fails_all: tuple[type[Exception], ...] = (),
+    ) -> None:
         self._commit = commit
         self._max_batch = max_batch
+        # Failures that are no item's fault (the database is unavailable): every item of
+        # the batch gets them at once, without the retries one at a time that would each
+        # wait for the same bound again.
+        self._fails_all = fails_all
         self._queues: dict[K, list[tuple[T, asyncio.Future[R]]]] = {}
         self._drains: dict[K, asyncio.Task[None]] = {}
         # Commits made and items they held (retries one at a time included): how much the
@@ -78,8 +87,9 @@ class GroupCommit(Generic[K, T, R]):
         try:
             outcomes = await self._commit(key, [item for item, _ in batch])
         except Exception as error:
-            if len(batch) == 1:
-                _resolve(batch[0][1], error)
+            if len(batch) == 1 or isinstance(error, self._fails_all):
+                for _, future in batch:
+                    _resolve(future, error)
                 return
             logger.warning("a batch of %d failed (%r); committing one at a time", len(batch), error)
             for one in batch:

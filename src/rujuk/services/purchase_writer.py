@@ -21,7 +21,7 @@ import asyncpg
 from rujuk.db import purchases as purchase_queries
 from rujuk.db.pool import Pool
 from rujuk.db.purchases import NewPurchase
-from rujuk.errors import DomainError
+from rujuk.errors import DomainError, ServiceUnavailable
 from rujuk.graph.referral_graph import ReferralGraph
 from rujuk.graph.rewards import purchase_rewards
 from rujuk.graph.store import GraphStore
@@ -65,7 +65,9 @@ class PurchaseWriter:
     def __init__(self, pool: Pool, graphs: GraphStore) -> None:
         self._pool = pool
         self._graphs = graphs
-        self.batches: GroupCommit[int, PendingPurchase, PurchaseResult] = GroupCommit(self._commit)
+        self.batches: GroupCommit[int, PendingPurchase, PurchaseResult] = GroupCommit(
+            self._commit, fails_all=(ServiceUnavailable,)
+        )
 
     async def record(self, program: Program, purchase: PendingPurchase) -> PurchaseResult:
         """Record the purchase and pay its rewards; raises DomainError for this purchase."""
