@@ -306,6 +306,10 @@ async def test_an_unreachable_database_is_one_line(
         ({"RUJUK_LOG_LEVEL": "LOUD"}, "RUJUK_LOG_LEVEL"),
         ({"RUJUK_ADMIN_TOKEN": "short"}, "RUJUK_ADMIN_TOKEN"),
         ({"RUJUK_CORS_ORIGINS": "https://shop.example/"}, "RUJUK_CORS_ORIGINS"),
+        ({"RUJUK_DB_POOL_SIZE": "0"}, "RUJUK_DB_POOL_SIZE"),
+        ({"RUJUK_DB_POOL_TIMEOUT": "soon"}, "RUJUK_DB_POOL_TIMEOUT"),
+        ({"RUJUK_DB_CONNECT_TIMEOUT": "-1"}, "RUJUK_DB_CONNECT_TIMEOUT"),
+        ({"RUJUK_DB_STATEMENT_TIMEOUT": "nan"}, "RUJUK_DB_STATEMENT_TIMEOUT"),
     ],
 )
 async def test_bad_settings_are_one_line(

@@ -73,6 +73,25 @@ async def test_a_failing_batch_is_retried_one_item_at_a_time() -> None:
     assert ledger.batches == [("a", [0]), ("a", [2]), ("a", [4]), ("a", [8])]
 
 
+async def test_a_failure_of_everybody_fails_the_whole_batch_at_once() -> None:
+    # A database that does not answer: each retry alone would wait for the same bound again.
+    calls: list[list[int]] = []
+
+    async def unavailable(_key: str, items: Sequence[int]) -> list[int | Exception]:
+        calls.append(list(items))
+        await asyncio.sleep(0.01)
+        raise ConnectionError("the database is unavailable")
+
+    group: GroupCommit[str, int, int] = GroupCommit(unavailable, fails_all=(ConnectionError,))
+    first = asyncio.create_task(group.submit("a", 0))
+    await asyncio.sleep(0.001)
+    results = await asyncio.gather(
+        *(group.submit("a", n) for n in (1, 2, 3)), first, return_exceptions=True
+    )
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert calls == [[0], [1, 2, 3]]
+
+
 async def test_a_submitter_going_away_does_not_cancel_the_commit() -> None:
     ledger = Ledger()
     group: GroupCommit[str, int, int] = GroupCommit(ledger.commit)

@@ -1,0 +1,100 @@
+"""The pool: one connection per task, bounded waits, unavailability as SERVICE_UNAVAILABLE."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rujuk.app import create_app
+from rujuk.config import Settings
+from rujuk.db.pool import Pool, create_pool
+from rujuk.errors import ServiceUnavailable
+from tests.graphql_client import ADMIN_TOKEN
+
+PROGRAMS = "{ programs { id name } }"
+
+
+@pytest.fixture
+async def one_connection(database_url: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(
+        database_url, min_size=1, max_size=1, pool_timeout=0.3, statement_timeout=0.5
+    )
+    yield pool
+    await pool.close()
+
+
+async def test_a_task_holding_a_connection_is_refused_a_second(one_connection: Pool) -> None:
+    async with one_connection.acquire() as conn:
+        with pytest.raises(RuntimeError, match="already holds a pooled connection"):
+            await one_connection.fetchval("SELECT 1")
+        assert await conn.fetchval("SELECT 2") == 2
+    # Another task may hold one of its own at the same time (up to the pool's size).
+    assert await asyncio.create_task(one_connection.fetchval("SELECT 3")) == 3
+
+
+async def test_an_exhausted_pool_fails_within_its_timeout(one_connection: Pool) -> None:
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with one_connection.acquire():
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    started = time.perf_counter()
+    with pytest.raises(ServiceUnavailable, match=r"no database connection within 0\.3 s") as error:
+        await one_connection.fetchval("SELECT 1")
+    assert 0.25 < time.perf_counter() - started < 2
+    assert error.value.extensions == {"code": "SERVICE_UNAVAILABLE", "retryAfter": 2}
+    release.set()
+    await holder
+    assert await one_connection.fetchval("SELECT 1") == 1
+
+
+async def test_a_statement_past_its_timeout_is_unavailability(one_connection: Pool) -> None:
+    started = time.perf_counter()
+    with pytest.raises(ServiceUnavailable, match="statement timeout"):
+        await one_connection.execute("SELECT pg_sleep(5)")
+    assert time.perf_counter() - started < 2
+    assert await one_connection.fetchval("SELECT 1") == 1
+
+
+async def test_an_exhausted_pool_answers_http_503_with_retry_after(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        admin_token=ADMIN_TOKEN,
+        log_level="INFO",
+        db_pool_size=1,
+        db_pool_timeout=0.3,
+    )
+    app = create_app(settings, database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rujuk.test") as http:
+            headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            async with app.state.runtime.pool.acquire():
+                # A task of its own, as a request is: this one holds the only connection.
+                busy = await asyncio.create_task(
+                    http.post("/graphql", json={"query": PROGRAMS}, headers=headers)
+                )
+                health = await asyncio.create_task(http.get("/healthz"))
+            assert busy.status_code == 503
+            assert busy.headers["Retry-After"] == "2"
+            errors = busy.json()["errors"]
+            assert [e["extensions"]["code"] for e in errors] == ["SERVICE_UNAVAILABLE"]
+            assert errors[0]["extensions"]["retryAfter"] == 2
+            assert health.status_code == 503
+            assert "no database connection" in health.json()["database"]
+            served = await http.post("/graphql", json={"query": PROGRAMS}, headers=headers)
+            assert served.status_code == 200
+            assert "errors" not in served.json()
+            assert (await http.get("/healthz")).status_code == 200
