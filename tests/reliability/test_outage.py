@@ -214,6 +214,7 @@ async def assert_unavailable_answers(http: httpx.AsyncClient, shop: Shop, tag: s
 
 
 async def assert_health_unavailable(http: httpx.AsyncClient, tag: str) -> float:
+    """/healthz is a prompt 503 naming the database; its time."""
     started = time.perf_counter()
     health = await http.get("/healthz", timeout=HEALTH_BOUND + 1)
     elapsed = time.perf_counter() - started
@@ -287,5 +288,8 @@ async def test_database_frozen_and_thawed(
             # Again, now that the pooled connections were given up on: new ones cannot open.
             await assert_unavailable_answers(http, shop, "frozen again")
             health.append(await assert_health_unavailable(http, "frozen"))
+            # The LISTEN connection sends nothing: checked every 5 s, it was found silent
+            # and given up on (a partitioned one would never have said it was cut off).
+            assert (await http.get("/healthz")).json()["graphEvents"] == "reconnecting"
         print(f"frozen: /healthz answered in {min(health):.3f}-{max(health):.3f} s")
         await assert_recovered(http, base, url, shop, "frozen", tmp_path)

@@ -23,7 +23,7 @@ from rujuk.config import ConfigError
 from rujuk.db import events as event_queries
 from rujuk.db import graph_load
 from rujuk.db import programs as program_queries
-from rujuk.db.pool import Connection, Pool
+from rujuk.db.pool import UNAVAILABLE, Connection, Pool
 from rujuk.errors import ServiceUnavailable
 from rujuk.graph.referral_graph import Member, MemberTable, ReferralGraph, epoch_micros
 from rujuk.records import Program
@@ -43,6 +43,7 @@ class GraphStore:
         self.programs: dict[int, Program] = {}
         self._listener: Connection | None = None
         self._listening = False
+        self._watchdog: asyncio.Task[None] | None = None
         self._event_listeners: dict[int, set[EventListener]] = defaultdict(set)
         # Writes of this process that hold (or held) their program's lock and have not been
         # applied yet, by (program, version): see GraphWrite.
@@ -215,6 +216,23 @@ class GraphStore:
         """Follow other workers' commits through LISTEN/NOTIFY, reconnecting when cut off."""
         self._listening = True
         await self._connect_listener()
+        self._watchdog = asyncio.get_running_loop().create_task(self._watch_listener())
+
+    async def _watch_listener(self) -> None:
+        """Ask the LISTEN connection for an answer now and then. It sends nothing of its own:
+        cut off without a word (a network partition, a frozen server), it would wait for
+        notifications forever while this worker's graphs fell behind."""
+        while self._listening:
+            await asyncio.sleep(LISTENER_CHECK_INTERVAL)
+            listener = self._listener
+            if listener is None or listener.is_closed():
+                continue
+            try:
+                await listener.fetchval("SELECT 1", timeout=self.pool.statement_timeout)
+            except LISTENER_FAILURES as error:
+                logger.warning("the LISTEN connection does not answer (%r); reconnecting", error)
+                # Its termination listener reconnects and catches up.
+                listener.terminate()
 
     async def _connect_listener(self) -> None:
         listener = await self.pool.connect()
@@ -258,8 +276,12 @@ class GraphStore:
     async def close(self) -> None:
         """Stop listening."""
         self._listening = False
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self._listener is not None:
-            await self._listener.close()
+            # Bounded: a frozen server must not hold up the shutdown.
+            await self._listener.close(timeout=self.pool.connect_timeout)
             self._listener = None
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
@@ -354,6 +376,13 @@ IN_FLIGHT_WAIT = 0.5
 
 # Longest pause between two attempts to reconnect the LISTEN connection, in seconds.
 RECONNECT_DELAY_MAX = 2.0
+# Seconds between two checks that the LISTEN connection still answers.
+LISTENER_CHECK_INTERVAL = 5.0
+LISTENER_FAILURES: tuple[type[BaseException], ...] = (
+    *UNAVAILABLE,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 
 # Strong references to catch-up tasks until they finish.
 _background: set[asyncio.Task[None]] = set()
