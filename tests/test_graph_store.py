@@ -12,8 +12,9 @@ import networkx as nx
 import pytest
 
 from rujuk.access import Principal, Role
-from rujuk.db import graph_load
+from rujuk.db import events, graph_load
 from rujuk.db.pool import connect
+from rujuk.graph import store
 from rujuk.graph.referral_graph import Member, MemberTable, ReferralGraph, epoch_micros
 from rujuk.records import Program, TierRule
 from rujuk.runtime import Runtime
@@ -91,6 +92,28 @@ async def test_a_worker_follows_commits_and_survives_a_lost_listener(
     assert await reaches(follower, program.id, 3)
     assert set(follower.graphs.graph(program.id).by_external_id) == {"a", "b", "c"}
     assert follower.graphs._listener is not listener
+
+
+@pytest.fixture
+def frequent_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers check their LISTEN connection and graph versions every 0.2 s, not 5."""
+    monkeypatch.setattr(store, "LISTENER_CHECK_INTERVAL", 0.2)
+
+
+async def test_a_missed_notification_is_made_up_by_the_periodic_check(
+    frequent_checks: None, two_workers: tuple[Runtime, Runtime]
+) -> None:
+    writer, follower = two_workers
+    program = await create_test_program(writer)
+    await sign_up(writer, program.id, "a")
+    assert await reaches(follower, program.id, 1)
+    # As when the catch-up of a notification failed: the follower hears nothing more.
+    listener = follower.graphs._listener
+    assert listener is not None
+    await listener.remove_listener(events.GRAPH_CHANNEL, follower.graphs._notified)
+    await sign_up(writer, program.id, "b")
+    assert await reaches(follower, program.id, 2)
+    assert set(follower.graphs.graph(program.id).by_external_id) == {"a", "b"}
 
 
 async def test_workers_load_one_after_another(database_url: str, tmp_path: Path) -> None:

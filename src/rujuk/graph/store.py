@@ -219,9 +219,10 @@ class GraphStore:
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_listener())
 
     async def _watch_listener(self) -> None:
-        """Ask the LISTEN connection for an answer now and then. It sends nothing of its own:
-        cut off without a word (a network partition, a frozen server), it would wait for
-        notifications forever while this worker's graphs fell behind."""
+        """Ask the LISTEN connection for an answer now and then, and compare the graphs'
+        versions with the database's. It sends nothing of its own: cut off without a word
+        (a network partition, a frozen server), it would wait for notifications forever
+        while this worker's graphs fell behind."""
         while self._listening:
             await asyncio.sleep(LISTENER_CHECK_INTERVAL)
             listener = self._listener
@@ -233,6 +234,15 @@ class GraphStore:
                 logger.warning("the LISTEN connection does not answer (%r); reconnecting", error)
                 # Its termination listener reconnects and catches up.
                 listener.terminate()
+                continue
+            # A catch-up that failed when notified (the pool exhausted or the database
+            # away for a moment) is made up here rather than at the program's next write.
+            try:
+                for program_id, version in (await event_queries.graph_versions(self.pool)).items():
+                    if self.graph(program_id).version < version:
+                        await self.catch_up(program_id)
+            except ServiceUnavailable as error:
+                logger.warning("checking the graph versions failed: %s", error)
 
     async def _connect_listener(self) -> None:
         listener = await self.pool.connect()
@@ -291,9 +301,16 @@ class GraphStore:
         if (program_id, version) in self._in_flight:
             return
         if self.graph(program_id).version < version:
-            task = asyncio.get_running_loop().create_task(self.catch_up(program_id))
+            task = asyncio.get_running_loop().create_task(self._catch_up_notified(program_id))
             _background.add(task)
             task.add_done_callback(_background.discard)
+
+    async def _catch_up_notified(self, program_id: int) -> None:
+        try:
+            await self.catch_up(program_id)
+        except ServiceUnavailable as error:
+            # The next notification, write or reconnection catches up instead.
+            logger.warning("catching up program %d failed: %s", program_id, error)
 
 
 def _tables_by_program(
