@@ -56,7 +56,9 @@ def _table(figures: list[Figure]) -> str:
 
 
 async def _in_process(url: str, seeded: Seeded, out: list[str]) -> list[Figure]:
-    pool = await create_pool(url)
+    # Whole-table statements at a million customers: the bound rujuk's pool had before
+    # its statement timeout became a setting (10 s by default).
+    pool = await create_pool(url, statement_timeout=30.0)
     try:
         store, load = await inprocess.graph_load_figures(pool)
         graph = store.graph(seeded.program_id)

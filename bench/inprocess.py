@@ -7,11 +7,11 @@ import statistics
 import time
 from dataclasses import dataclass
 
-import asyncpg
 import networkx as nx
 
 from rujuk.db import stats as stats_queries
 from rujuk.db.pool import Pool
+from rujuk.errors import ServiceUnavailable
 from rujuk.graph.rankings import Metric, compute_ranking
 from rujuk.graph.referral_graph import ReferralGraph
 from rujuk.graph.store import GraphStore
@@ -155,8 +155,8 @@ async def stats_figure(pool: Pool, program_id: int) -> Figure:
         started = time.perf_counter()
         try:
             await stats_queries.program_stats(pool, program_id, None, None)
-        except asyncpg.QueryCanceledError:
-            # The pool's statement_timeout (30 s) cut it: report the timeout, try no more.
+        except ServiceUnavailable:
+            # The pool's statement timeout (30 s) cut it: report the timeout, try no more.
             ours.append(time.perf_counter() - started)
             base.append(base[-1] if base else float("nan"))
             break
