@@ -78,7 +78,17 @@ async def prepare(gql: GraphQLClient) -> tuple[str, list[tuple[str, dict[str, An
     calls: list[tuple[str, dict[str, Any]]] = []
     for i in range(EACH):
         calls += [
-            (REFUND, {"input": {"programId": program, "orderId": f"paid-{i}", "amount": "4000"}}),
+            (
+                REFUND,
+                {
+                    "input": {
+                        "programId": program,
+                        "orderId": f"paid-{i}",
+                        "amount": "4000",
+                        "refundId": f"refund-{i}",
+                    }
+                },
+            ),
             (REVIEW, {"input": {"referralId": referrals[i], "decision": "APPROVE"}}),
             (ERASE, {"input": {"customerId": erasable[i]}}),
             (

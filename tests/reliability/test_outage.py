@@ -164,7 +164,17 @@ def fault_calls(shop: Shop, tag: str) -> list[tuple[str, dict[str, Any]]]:
     p = shop.program
     return [
         (CUSTOMER, {"p": p, "e": "c0"}),
-        (REFUND, {"input": {"programId": p, "orderId": "before-1", "amount": "1000"}}),
+        (
+            REFUND,
+            {
+                "input": {
+                    "programId": p,
+                    "orderId": "before-1",
+                    "amount": "1000",
+                    "refundId": f"{tag}-refund",
+                }
+            },
+        ),
         (
             REGISTER,
             {
