@@ -324,9 +324,11 @@ def create_app(settings: Settings, database_url: str) -> RujukApp:
             if settings.development and is_loopback(settings.served_host)
             else None
         )
+        await runtime.webhooks.start()
         try:
             yield
         finally:
+            await runtime.webhooks.close()
             await runtime.close()
 
     async def healthz(request: Request) -> Response:

@@ -49,6 +49,8 @@ class Settings:
     db_pool_timeout: float = 5.0
     db_connect_timeout: float = 5.0
     db_statement_timeout: float = 10.0
+    # Webhooks may go to loopback, private and link-local addresses, and over plain http.
+    webhooks_allow_private: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -96,7 +98,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         embedded_workers=env.get(EMBEDDED_WORKERS) == "1",
         cors_origins=parse_cors_origins(env.get("RUJUK_CORS_ORIGINS") or ""),
         served_host=env.get(SERVED_HOST) or None,
+        webhooks_allow_private=_flag(env, "RUJUK_WEBHOOKS_ALLOW_PRIVATE"),
     )
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    text = env.get(name) or "0"
+    if text not in ("0", "1"):
+        raise ConfigError(f"{name} must be 0 or 1, not {text!r}")
+    return text == "1"
 
 
 def _positive_int(env: dict[str, str], name: str, default: int) -> int:

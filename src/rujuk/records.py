@@ -134,3 +134,56 @@ class Reward:
     created_at: datetime
     available_at: datetime
     path: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    """Where a program's events are sent, and which of them."""
+
+    id: int
+    program_id: int
+    url: str
+    description: str
+    event_types: tuple[str, ...]
+    enabled: bool
+    disabled_reason: str | None
+    created_at: datetime
+    failing_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """One event of the outbox: its type and the exact JSON body that is signed and sent."""
+
+    id: int
+    program_id: int
+    type: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAttempt:
+    """One try at delivering an event to an endpoint."""
+
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """An event on its way to one endpoint."""
+
+    id: int
+    event_id: int
+    endpoint_id: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    last_latency_ms: int | None
+    created_at: datetime
+    delivered_at: datetime | None

@@ -13,6 +13,8 @@ from rujuk.errors import ServiceUnavailable
 from rujuk.graph import GraphStore
 from rujuk.graph.ranking_cache import RankingCache
 from rujuk.services.purchase_writer import PurchaseWriter
+from rujuk.services.webhook_dispatcher import WebhookDispatcher
+from rujuk.services.webhook_events import Outbox
 
 
 @dataclass(slots=True)
@@ -27,6 +29,9 @@ class Runtime:
     rankings: RankingCache
     callers: CallerCache
     purchase_writer: PurchaseWriter
+    outbox: Outbox
+    # Started by the server's lifespan only (app.py): commands never deliver.
+    webhooks: WebhookDispatcher
     # The database probe of /healthz still running, if any: one at a time, however often
     # /healthz is asked while the database does not answer.
     _probe: asyncio.Task[None] | None = None
@@ -54,6 +59,7 @@ class Runtime:
         )
         graphs = GraphStore(pool)
         key = await token_queries.signing_key(pool)
+        outbox = Outbox(pool)
         return cls(
             settings,
             database_url,
@@ -62,7 +68,9 @@ class Runtime:
             key,
             RankingCache(graphs),
             CallerCache(),
-            PurchaseWriter(pool, graphs),
+            PurchaseWriter(pool, graphs, outbox),
+            outbox,
+            WebhookDispatcher(pool, database_url, outbox, settings.webhooks_allow_private),
         )
 
     async def health(self) -> dict[str, str]:

@@ -323,8 +323,11 @@ async def find_purchases(
     return {row["order_id"]: purchase_from_row(row) for row in rows}
 
 
-async def settle(conn: Connection | Pool, program_id: int, as_of: datetime) -> tuple[int, Decimal]:
-    """Approve PENDING rewards available by as_of whose path crosses no FLAGGED link."""
+async def settle(
+    conn: Connection | Pool, program_id: int, as_of: datetime
+) -> tuple[int, Decimal, list[int]]:
+    """Approve PENDING rewards available by as_of whose path crosses no FLAGGED link; how
+    many, how much, and which."""
     row = await conn.fetchrow(
         """
         WITH approved AS (
@@ -338,14 +341,15 @@ async def settle(conn: Connection | Pool, program_id: int, as_of: datetime) -> t
             INSERT INTO reward_entry (reward_id, kind, delta, status)
             SELECT id, 'APPROVED', 0, 'APPROVED' FROM approved
         )
-        SELECT count(*) AS approved_count, coalesce(sum(amount), 0) AS approved_amount
+        SELECT count(*) AS approved_count, coalesce(sum(amount), 0) AS approved_amount,
+               coalesce(array_agg(id), '{}') AS approved_ids
         FROM approved
         """,
         program_id,
         as_of,
     )
     assert row is not None  # an aggregate always returns one row
-    return int(row["approved_count"]), row["approved_amount"]
+    return int(row["approved_count"]), row["approved_amount"], list(row["approved_ids"])
 
 
 async def pending_through(conn: Connection, referee_id: int) -> list[int]:

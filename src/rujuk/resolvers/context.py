@@ -14,11 +14,21 @@ from rujuk.access import Principal, Role
 from rujuk.errors import RequestError
 from rujuk.persisted_queries import PersistedQueries
 from rujuk.rate_limit import RateLimiter
-from rujuk.records import Customer, Program, Purchase, Referral, ReferralCode, Reward
+from rujuk.records import (
+    Customer,
+    Program,
+    Purchase,
+    Referral,
+    ReferralCode,
+    Reward,
+    WebhookAttempt,
+    WebhookEvent,
+)
 from rujuk.runtime import Runtime
 from rujuk.services import customers as customer_service
 from rujuk.services import programs as program_service
 from rujuk.services import rewards as reward_service
+from rujuk.services import webhooks as webhook_service
 
 
 @dataclass
@@ -72,6 +82,16 @@ class Context:
     def balances(self) -> DataLoader[int, reward_service.Balance]:
         """Each customer's balance, by customer id."""
         return DataLoader(load_fn=partial(reward_service.balances, self.runtime))
+
+    @cached_property
+    def webhook_events(self) -> DataLoader[int, WebhookEvent | None]:
+        """Webhook events by id."""
+        return DataLoader(load_fn=partial(webhook_service.load_events, self.runtime))
+
+    @cached_property
+    def webhook_attempts(self) -> DataLoader[int, list[WebhookAttempt]]:
+        """Each webhook delivery's latest attempts, by delivery id."""
+        return DataLoader(load_fn=partial(webhook_service.load_attempts, self.runtime))
 
     @property
     def rate_key(self) -> str:

@@ -46,7 +46,29 @@ from rujuk.schema.types import (
     ReferralCode,
     Reward,
 )
-from rujuk.services import programs, purchases, referral_codes, registration, reviews, tokens
+from rujuk.schema.webhooks import (
+    CreateWebhookEndpointInput,
+    DeleteWebhookEndpointPayload,
+    RedeliverWebhookEventInput,
+    RedeliverWebhookEventPayload,
+    SendTestWebhookEventInput,
+    SendTestWebhookEventPayload,
+    UpdateWebhookEndpointInput,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointInput,
+    WebhookEndpointPayload,
+    WebhookEvent,
+)
+from rujuk.services import (
+    programs,
+    purchases,
+    referral_codes,
+    registration,
+    reviews,
+    tokens,
+    webhooks,
+)
 from rujuk.services.purchase_writer import PurchaseResult
 
 T = TypeVar("T")
@@ -256,6 +278,126 @@ class Mutation:
         if isinstance(result, UserError):
             return CustomerPayload(user_errors=[result])
         return CustomerPayload(customer=Customer.of(result))
+
+    @strawberry.mutation(
+        description="A webhook endpoint for a program (ADMIN or its PARTNER); the payload's "
+        "secret is shown this once."
+    )
+    async def create_webhook_endpoint(
+        self, info: Info, input: CreateWebhookEndpointInput
+    ) -> WebhookEndpointPayload:
+        draft = webhooks.EndpointDraft(
+            url=input.url, event_types=input.event_types, description=input.description
+        )
+        result = await attempt(
+            webhooks.create_endpoint(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.program_id, "Program"),
+                draft,
+            )
+        )
+        if isinstance(result, UserError):
+            return WebhookEndpointPayload(user_errors=[result])
+        endpoint, secret = result
+        return WebhookEndpointPayload(webhook_endpoint=WebhookEndpoint.of(endpoint), secret=secret)
+
+    @strawberry.mutation(description="Change, disable or enable a webhook endpoint.")
+    async def update_webhook_endpoint(
+        self, info: Info, input: UpdateWebhookEndpointInput
+    ) -> WebhookEndpointPayload:
+        draft = webhooks.EndpointDraft(
+            url=input.url,
+            event_types=input.event_types,
+            description=input.description,
+            enabled=input.enabled,
+        )
+        result = await attempt(
+            webhooks.update_endpoint(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.id, "WebhookEndpoint"),
+                draft,
+            )
+        )
+        if isinstance(result, UserError):
+            return WebhookEndpointPayload(user_errors=[result])
+        return WebhookEndpointPayload(webhook_endpoint=WebhookEndpoint.of(result))
+
+    @strawberry.mutation(description="Delete a webhook endpoint and its delivery log.")
+    async def delete_webhook_endpoint(
+        self, info: Info, input: WebhookEndpointInput
+    ) -> DeleteWebhookEndpointPayload:
+        result = await attempt(
+            webhooks.delete_endpoint(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.id, "WebhookEndpoint"),
+            )
+        )
+        if isinstance(result, UserError):
+            return DeleteWebhookEndpointPayload(user_errors=[result])
+        return DeleteWebhookEndpointPayload(
+            deleted_id=strawberry.ID(ids.to_global_id("WebhookEndpoint", result))
+        )
+
+    @strawberry.mutation(
+        description="A new signing secret, shown this once; the old one keeps signing beside "
+        "it (a second signature in webhook-signature) for 24 hours."
+    )
+    async def rotate_webhook_secret(
+        self, info: Info, input: WebhookEndpointInput
+    ) -> WebhookEndpointPayload:
+        result = await attempt(
+            webhooks.rotate_secret(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.id, "WebhookEndpoint"),
+            )
+        )
+        if isinstance(result, UserError):
+            return WebhookEndpointPayload(user_errors=[result])
+        endpoint, secret = result
+        return WebhookEndpointPayload(webhook_endpoint=WebhookEndpoint.of(endpoint), secret=secret)
+
+    @strawberry.mutation(description="Send a webhook.test event to this endpoint only.")
+    async def send_test_webhook_event(
+        self, info: Info, input: SendTestWebhookEventInput
+    ) -> SendTestWebhookEventPayload:
+        result = await attempt(
+            webhooks.send_test_event(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.endpoint_id, "WebhookEndpoint"),
+            )
+        )
+        if isinstance(result, UserError):
+            return SendTestWebhookEventPayload(user_errors=[result])
+        return SendTestWebhookEventPayload(event=WebhookEvent.of(result))
+
+    @strawberry.mutation(description="Send an event again now, with a fresh retry window.")
+    async def redeliver_webhook_event(
+        self, info: Info, input: RedeliverWebhookEventInput
+    ) -> RedeliverWebhookEventPayload:
+        endpoint_id: int | None = None
+        if input.endpoint_id is not None:
+            endpoint_id = ids.local_id(input.endpoint_id, "WebhookEndpoint")
+            if endpoint_id is None:
+                unknown = DomainError(
+                    "NOT_FOUND", "no such webhook endpoint", ["input", "endpointId"]
+                )
+                return RedeliverWebhookEventPayload(user_errors=[UserError.of(unknown)])
+        result = await attempt(
+            webhooks.redeliver_event(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.event_id, "WebhookEvent"),
+                endpoint_id,
+            )
+        )
+        if isinstance(result, UserError):
+            return RedeliverWebhookEventPayload(user_errors=[result])
+        return RedeliverWebhookEventPayload(deliveries=[WebhookDelivery.of(d) for d in result])
 
 
 def purchase_payload(result: PurchaseResult | UserError) -> PurchasePayload:

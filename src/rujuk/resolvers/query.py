@@ -22,6 +22,7 @@ from rujuk.schema.types import (
     Reward,
     load_customers,
 )
+from rujuk.schema.webhooks import WebhookEndpoint
 from rujuk.services import (
     customers,
     leaderboards,
@@ -31,6 +32,7 @@ from rujuk.services import (
     referrals,
     rewards,
     tokens,
+    webhooks,
 )
 
 
@@ -60,6 +62,24 @@ class Query:
             referral = await referrals.find_referral(ctx.runtime, ctx.principal, number)
             return None if referral is None else Referral.of(referral)
         return None
+
+    @strawberry.field(description="A program's webhook endpoints (ADMIN or its PARTNER).")
+    async def webhook_endpoints(
+        self, info: Info, program_id: strawberry.ID
+    ) -> list[WebhookEndpoint]:
+        found = await webhooks.list_endpoints(
+            info.context.runtime, info.context.principal, ids.local_id(program_id, "Program")
+        )
+        return [WebhookEndpoint.of(e) for e in found]
+
+    @strawberry.field(description="One webhook endpoint, with its delivery log.")
+    async def webhook_endpoint(self, info: Info, id: strawberry.ID) -> WebhookEndpoint | None:
+        number = ids.local_id(id, "WebhookEndpoint")
+        info.context.principal.require_authenticated()
+        if number is None:
+            return None
+        found = await webhooks.find_endpoint(info.context.runtime, info.context.principal, number)
+        return None if found is None else WebhookEndpoint.of(found)
 
     @strawberry.field
     async def program(self, info: Info, id: strawberry.ID) -> Program | None:

@@ -9,7 +9,9 @@ purchases before it left it, exactly as if they had been recorded one after anot
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +21,7 @@ from typing import Any
 import asyncpg
 
 from rujuk.db import purchases as purchase_queries
-from rujuk.db.pool import Pool
+from rujuk.db.pool import Connection, Pool
 from rujuk.db.purchases import NewPurchase
 from rujuk.errors import DomainError, ServiceUnavailable
 from rujuk.graph.referral_graph import ReferralGraph
@@ -27,6 +29,7 @@ from rujuk.graph.rewards import purchase_rewards
 from rujuk.graph.store import GraphStore
 from rujuk.group_commit import GroupCommit
 from rujuk.records import Program, Purchase, Reward
+from rujuk.services.webhook_events import Outbox, purchase_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +65,10 @@ class _Unlocked(Enum):
 class PurchaseWriter:
     """Records purchases exactly once per (program, orderId), in group commits."""
 
-    def __init__(self, pool: Pool, graphs: GraphStore) -> None:
+    def __init__(self, pool: Pool, graphs: GraphStore, outbox: Outbox) -> None:
         self._pool = pool
         self._graphs = graphs
+        self._outbox = outbox
         self.batches: GroupCommit[int, PendingPurchase, PurchaseResult] = GroupCommit(
             self._commit, fails_all=(ServiceUnavailable,)
         )
@@ -104,14 +108,20 @@ class PurchaseWriter:
         if not batch.new or any(isinstance(fate, DomainError) for fate in batch.fates):
             return _Unlocked.NEEDS_LOCK
         version = graph.version
+        # Only a program with endpoints pays a transaction around the statement (its events).
+        webhooks = await self._outbox.subscribed(program.id)
         async with self._graphs.write(program.id) as write:
             for offset in range(len(batch.new)):
                 write.expect(version + 1 + offset)
             try:
-                async with self._pool.acquire() as conn:
+                async with self._pool.acquire() as conn, _transaction(conn, bool(webhooks)):
                     stored = await purchase_queries.insert_purchases(
                         conn, program.id, batch.new, created_at=now, first_version=version + 1
                     )
+                    if stored is not None:
+                        await self._outbox.write(
+                            conn, program.id, purchase_events(stored), webhooks
+                        )
             except asyncpg.UniqueViolationError:
                 return _Unlocked.NEEDS_LOCK
             if stored is None:
@@ -148,6 +158,7 @@ class PurchaseWriter:
                     )
                     assert inserted is not None  # the lock is ours: nobody wrote since
                     stored = inserted
+                    await self._outbox.write(conn, program.id, purchase_events(stored))
                 replayed = [p.id for p in recorded.values()]
                 rewards = []
                 if replayed:
@@ -156,6 +167,10 @@ class PurchaseWriter:
                 [("purchase_recorded", _event(purchase)) for purchase, _ in stored], conn
             )
         return batch.outcomes(stored, rewards)
+
+
+def _transaction(conn: Connection, wanted: bool) -> AbstractAsyncContextManager[object]:
+    return conn.transaction() if wanted else contextlib.nullcontext()
 
 
 def _event(purchase: Purchase) -> dict[str, Any]:

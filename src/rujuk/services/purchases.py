@@ -14,6 +14,7 @@ from rujuk.graph.rewards import FrozenReward, refunded_amounts
 from rujuk.money import amount_problem
 from rujuk.records import Program
 from rujuk.runtime import Runtime
+from rujuk.services import webhook_events
 from rujuk.services.purchase_writer import PendingPurchase, PurchaseResult
 from rujuk.services.registration import MAX_CLOCK_SKEW
 from rujuk.text import is_clean_text
@@ -152,6 +153,11 @@ async def refund_purchase(
             )
             refreshed = await purchase_queries.get_purchases(conn, [purchase.id])
             current = await purchase_queries.purchase_rewards(conn, [purchase.id])
+            await runtime.outbox.write(
+                conn,
+                program.id,
+                webhook_events.refund_events(refreshed[0], refund, rewards, current),
+            )
         await write.committed("purchase_refunded", payload, conn)
     return PurchaseResult(refreshed[0], current)
 
@@ -165,5 +171,9 @@ async def settle_rewards(
     if as_of is not None and as_of > now:
         # The hold is the refund window: settling ahead of time would pay what may be refunded.
         raise DomainError("INVALID_INPUT", "asOf must not be later than now", ["input", "asOf"])
-    async with runtime.pool.acquire() as conn:
-        return await purchase_queries.settle(conn, program.id, as_of or now)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        count, amount, approved = await purchase_queries.settle(conn, program.id, as_of or now)
+        await webhook_events.rewards_changed(
+            runtime.outbox, conn, program.id, webhook_events.REWARD_APPROVED, approved
+        )
+    return count, amount

@@ -18,6 +18,7 @@ from rujuk.errors import DomainError
 from rujuk.graph.referral_graph import ACTIVE, FLAGGED, ReferralGraph
 from rujuk.records import Customer, Program, Referral, ReferralCode
 from rujuk.runtime import Runtime
+from rujuk.services.webhook_events import REFERRAL_CREATED, referral_event
 from rujuk.text import CONTROL
 
 # rewards.md: the owner and the owner's ancestors up to 10 levels.
@@ -116,6 +117,10 @@ async def register_customer(
                 return await _replay(conn, graph, existing, sign_up)
             write.expect(version + 1)
             registration, payload = await _insert(conn, program, graph, sign_up, joined_at)
+            if registration.referral is not None:
+                await runtime.outbox.write(
+                    conn, program.id, [referral_event(REFERRAL_CREATED, registration.referral)]
+                )
             await event_queries.append_event(
                 conn, program.id, version + 1, "customer_registered", payload
             )

@@ -15,7 +15,13 @@ from rujuk.errors import DomainError
 from rujuk.graph.referral_graph import ACTIVE, REJECTED
 from rujuk.records import Customer, Referral
 from rujuk.runtime import Runtime
-from rujuk.services import customers
+from rujuk.services import customers, webhook_events
+from rujuk.services.webhook_events import (
+    REFERRAL_REVIEWED,
+    REWARD_REVERSED,
+    customer_erased,
+    referral_event,
+)
 
 MAX_NOTE = 2000
 
@@ -62,6 +68,12 @@ async def review_referral(
                         "REVERSED",
                         "referral rejected",
                     )
+                    await webhook_events.rewards_changed(
+                        runtime.outbox, conn, referral.program_id, REWARD_REVERSED, reversed_ids
+                    )
+                await runtime.outbox.write(
+                    conn, referral.program_id, [referral_event(REFERRAL_REVIEWED, updated)]
+                )
                 payload = {"referee_id": referral.referee_id, "status": status}
                 await event_queries.append_event(
                     conn, referral.program_id, version + 1, "referral_reviewed", payload
@@ -90,6 +102,12 @@ async def erase_customer(
             pending = await purchase_queries.pending_of(conn, customer.id)
             await purchase_queries.update_reward_amounts(
                 conn, [(i, Decimal(0)) for i in pending], "REVERSED", "customer erased"
+            )
+            await runtime.outbox.write(
+                conn, customer.program_id, [customer_erased(customer.program_id, customer.id)]
+            )
+            await webhook_events.rewards_changed(
+                runtime.outbox, conn, customer.program_id, REWARD_REVERSED, pending
             )
             payload = {"id": customer.id}
             await event_queries.append_event(

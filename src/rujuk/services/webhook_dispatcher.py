@@ -1,0 +1,251 @@
+"""Delivering the outbox: a background task in every worker of the server.
+
+Each attempt is claimed first (FOR UPDATE SKIP LOCKED, with a lease that passes), so with
+`--workers N` one worker attempts it, and a worker killed mid-attempt leaves a claim that
+another worker (or the restarted server) takes up once its lease has passed: delivery is at
+least once. Failures (timeouts, connection errors, answers other than 2xx) are retried with
+exponential backoff and jitter until the delivery's retry window (3 days) has passed; an
+endpoint whose every attempt failed for 5 days is disabled with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+
+from rujuk import ids
+from rujuk.db import webhooks as webhook_queries
+from rujuk.db.pool import Pool, connect
+from rujuk.services.webhook_events import Outbox
+from rujuk.services.webhook_urls import UrlRefused, resolve
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+TIMEOUT_SECONDS = 10.0
+# Longer than an attempt can take, so that a live worker's claim never passes mid-attempt.
+LEASE = timedelta(seconds=TIMEOUT_SECONDS + 10)
+# Per worker: attempts in flight in all, and to one endpoint (a slow receiver holds up only
+# its own deliveries, and only once this many are waiting on it).
+MAX_IN_FLIGHT = 64
+PER_ENDPOINT = 8
+# How often to look for due retries (and for other workers' events, were a notification lost).
+POLL_SECONDS = 0.5
+FIRST_RETRY = timedelta(seconds=5)
+MAX_RETRY = timedelta(hours=6)
+# Every attempt failing for this long disables the endpoint.
+DISABLE_AFTER = timedelta(days=5)
+USER_AGENT = "rujuk-webhooks/1"
+
+
+def retry_delay(attempt: int, rng: random.Random) -> timedelta:
+    """How long after failed attempt number `attempt` (1, 2, ...) to try again: 5 s, 20 s,
+    80 s, ... up to 6 h, each between 0.5 and 1 times that (jitter: retries of many
+    deliveries that failed together spread out)."""
+    base: timedelta = min(FIRST_RETRY * 4 ** min(attempt - 1, 16), MAX_RETRY)
+    return base * rng.uniform(0.5, 1.0)
+
+
+def signature(keys: tuple[bytes, ...], message_id: str, timestamp: int, body: str) -> str:
+    """The webhook-signature header: `v1,<base64 HMAC-SHA256>` per key, space-separated."""
+    signed = f"{message_id}.{timestamp}.{body}".encode()
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        for key in keys
+    )
+
+
+class WebhookDispatcher:
+    """Claims due deliveries, sends them, records each attempt; follows endpoint changes."""
+
+    def __init__(self, pool: Pool, database_url: str, outbox: Outbox, allow_private: bool) -> None:
+        self._pool = pool
+        self._database_url = database_url
+        self._outbox = outbox
+        self.allow_private = allow_private
+        # An attempt's whole time, name resolution included (tests shorten it).
+        self.timeout = TIMEOUT_SECONDS
+        # The retry schedule's clock (tests move it on by days); attempts are signed with
+        # the real time, which receivers check.
+        self.clock: Clock = lambda: datetime.now(UTC)
+        self.rng = random.Random()
+        self._wake = asyncio.Event()
+        self._in_flight: Counter[int] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection[asyncpg.Record] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._closing = False
+
+    def now(self) -> datetime:
+        """The schedule's present."""
+        return self.clock()
+
+    def wake(self) -> None:
+        """Look for due deliveries now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Listen for endpoint changes and new events, and start delivering."""
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(TIMEOUT_SECONDS),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=16),
+            headers={"user-agent": USER_AGENT},
+            trust_env=False,
+        )
+        await self._listen()
+        self._loop_task = asyncio.create_task(self._run(), name="webhook-dispatcher")
+
+    async def close(self) -> None:
+        """Stop claiming and cancel attempts in flight (their leases will pass: retried)."""
+        self._closing = True
+        tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._listener.close(), timeout=5)
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _listen(self) -> None:
+        listener = await connect(self._database_url)
+        listener.add_termination_listener(self._listener_lost)
+        await listener.add_listener(webhook_queries.WEBHOOK_CHANNEL, self._notified)
+        self._listener = listener
+        # Changes made while nobody listened are unknown: forget every cached subscription.
+        self._outbox.forget()
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        payload = str(payload)
+        if payload.startswith("p:"):
+            self._outbox.forget(int(payload[2:]))
+        self._wake.set()
+
+    def _listener_lost(self, _conn: object) -> None:
+        self._listener = None
+        self._outbox.forget()
+        if not self._closing:
+            task = asyncio.get_running_loop().create_task(self._relisten())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _relisten(self) -> None:
+        while not self._closing and self._listener is None:
+            try:
+                await self._listen()
+            except Exception as exc:
+                # Meanwhile the cache is not used for long: each poll finds the work anyway.
+                logger.warning("webhook listener reconnect failed: %s", exc)
+                self._outbox.forget()
+                await asyncio.sleep(1)
+
+    async def _run(self) -> None:
+        while not self._closing:
+            try:
+                if self._listener is None:
+                    self._outbox.forget()
+                claimed = await self._claim()
+            except Exception:
+                logger.exception("claiming webhook deliveries failed")
+                claimed = 0
+            if claimed and sum(self._in_flight.values()) < MAX_IN_FLIGHT:
+                continue  # there may be more due right now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
+            self._wake.clear()
+
+    async def _claim(self) -> int:
+        room = MAX_IN_FLIGHT - sum(self._in_flight.values())
+        if room <= 0:
+            return 0
+        busy = {e: n for e, n in self._in_flight.items() if n}
+        claims = await webhook_queries.claim(
+            self._pool, self.now(), LEASE, room, PER_ENDPOINT, busy
+        )
+        for claim in claims:
+            self._in_flight[claim.endpoint_id] += 1
+            task = asyncio.create_task(self._attempt(claim))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(claims)
+
+    async def _attempt(self, claim: webhook_queries.Claim) -> None:
+        try:
+            status, error, latency_ms = await self._send(claim)
+            now = self.now()
+            next_at: datetime | None = None
+            if error is not None:
+                next_at = now + retry_delay(claim.attempt, self.rng)
+                if now >= claim.retry_until:
+                    next_at = None  # the retry window has passed: give up
+                elif next_at > claim.retry_until:
+                    next_at = claim.retry_until
+            await webhook_queries.record_attempt(
+                self._pool, claim, now, status, latency_ms, error, next_at, DISABLE_AFTER
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The lease will pass and the delivery be attempted again.
+            logger.exception("webhook delivery %s: recording the attempt failed", claim.delivery_id)
+        finally:
+            self._in_flight[claim.endpoint_id] -= 1
+            if not self._in_flight[claim.endpoint_id]:
+                del self._in_flight[claim.endpoint_id]
+            self._wake.set()
+
+    async def _send(self, claim: webhook_queries.Claim) -> tuple[int | None, str | None, int]:
+        """(status code, error or None, latency in ms) of one POST."""
+        assert self._client is not None
+        started = time.monotonic()
+        message_id = ids.to_global_id("WebhookEvent", claim.event_id)
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature(claim.secrets, message_id, timestamp, claim.body),
+        }
+        status: int | None = None
+        error: str | None = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                target = await resolve(claim.url, self.allow_private)
+                headers["host"] = target.host_header
+                extensions = (
+                    {} if target.server_name is None else {"sni_hostname": target.server_name}
+                )
+                async with self._client.stream(
+                    "POST",
+                    target.url,
+                    content=claim.body.encode(),
+                    headers=headers,
+                    extensions=extensions,
+                ) as response:
+                    status = response.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except UrlRefused as refused:
+            error = f"refused: {refused}"
+        except (TimeoutError, httpx.TimeoutException):
+            error = f"timed out after {self.timeout:g} s"
+        except httpx.HTTPError as exc:
+            error = f"connection failed: {type(exc).__name__}"
+        latency_ms = round((time.monotonic() - started) * 1000)
+        return status, error, latency_ms

@@ -1,0 +1,291 @@
+"""Webhooks: endpoints over GraphQL, the outbox written with each change, signed delivery to
+real receivers on loopback, retries, the delivery log, redelivery and the URL checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from rujuk.app import create_app
+from rujuk.services.webhook_dispatcher import WebhookDispatcher
+from rujuk.services.webhook_events import EVENT_TYPES
+from tests.conftest import app_settings
+from tests.fixtures import chain, create_program, register, register_ok
+from tests.graphql_client import GraphQLClient
+from tests.ledger import ERASE, REVIEW, SETTLE, paid, refund
+from tests.webhook_receiver import eventually, running_receiver
+
+CREATE = """
+mutation($input: CreateWebhookEndpointInput!) {
+  createWebhookEndpoint(input: $input) {
+    webhookEndpoint { id programId url description eventTypes enabled disabledReason }
+    secret
+    userErrors { field code message }
+  }
+}"""
+UPDATE = """
+mutation($input: UpdateWebhookEndpointInput!) {
+  updateWebhookEndpoint(input: $input) {
+    webhookEndpoint { id url description eventTypes enabled disabledReason }
+    secret
+    userErrors { field code message }
+  }
+}"""
+DELETE = """
+mutation($id: ID!) {
+  deleteWebhookEndpoint(input: {id: $id}) { deletedId userErrors { field code message } }
+}"""
+ROTATE = """
+mutation($id: ID!) {
+  rotateWebhookSecret(input: {id: $id}) { secret userErrors { field code message } }
+}"""
+TEST_EVENT = """
+mutation($id: ID!) {
+  sendTestWebhookEvent(input: {endpointId: $id}) {
+    event { id type payload } userErrors { field code message }
+  }
+}"""
+REDELIVER = """
+mutation($event: ID!, $endpoint: ID) {
+  redeliverWebhookEvent(input: {eventId: $event, endpointId: $endpoint}) {
+    deliveries { id status attempts nextAttemptAt } userErrors { field code message }
+  }
+}"""
+ENDPOINTS = """
+query($p: ID!) { webhookEndpoints(programId: $p) { id url eventTypes enabled } }"""
+LOG = """
+query($id: ID!, $first: Int!, $after: String) {
+  webhookEndpoint(id: $id) {
+    enabled disabledReason failingSince
+    deliveries(first: $first, after: $after) {
+      totalCount pageInfo { hasNextPage endCursor }
+      edges { cursor node {
+        id status attempts nextAttemptAt lastStatusCode lastError lastLatencyMs deliveredAt
+        event { id type payload }
+        attemptLog { attemptedAt statusCode latencyMs error }
+      } }
+    }
+  }
+}"""
+
+
+class Clock:
+    """The retry schedule's clock, moved on by hand."""
+
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, dispatcher: WebhookDispatcher, by: timedelta) -> None:
+        self.at += by
+        dispatcher.wake()
+
+
+@pytest.fixture
+async def hooks_app(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    """The app allowing webhooks to loopback (RUJUK_WEBHOOKS_ALLOW_PRIVATE=1)."""
+    settings = dataclasses.replace(app_settings(tmp_path), webhooks_allow_private=True)
+    application = create_app(settings, database_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def hooks(hooks_app: Any) -> AsyncIterator[GraphQLClient]:
+    """An ADMIN GraphQL client of hooks_app."""
+    transport = httpx.ASGITransport(app=hooks_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://rujuk.test") as client:
+        yield GraphQLClient(client)
+
+
+def dispatcher(app: Any) -> WebhookDispatcher:
+    found: WebhookDispatcher = app.state.runtime.webhooks
+    return found
+
+
+async def create_endpoint(
+    gql: GraphQLClient, program_id: str, url: str, types: list[str] | None = None, **extra: Any
+) -> tuple[dict[str, Any], str]:
+    data = await gql.data(
+        CREATE,
+        {
+            "input": {
+                "programId": program_id,
+                "url": url,
+                "eventTypes": list(EVENT_TYPES) if types is None else types,
+                **extra,
+            }
+        },
+    )
+    payload = data["createWebhookEndpoint"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    return payload["webhookEndpoint"], payload["secret"]
+
+
+async def log(gql: GraphQLClient, endpoint_id: str, first: int = 50) -> dict[str, Any]:
+    data = await gql.data(LOG, {"id": endpoint_id, "first": first})
+    found: dict[str, Any] = data["webhookEndpoint"]
+    return found
+
+
+async def send_test(gql: GraphQLClient, endpoint_id: str) -> dict[str, Any]:
+    data = await gql.data(TEST_EVENT, {"id": endpoint_id})
+    payload = data["sendTestWebhookEvent"]
+    assert payload["userErrors"] == [], payload["userErrors"]
+    event: dict[str, Any] = payload["event"]
+    return event
+
+
+async def test_every_change_is_sent_signed_with_the_api_ids(
+    hooks: GraphQLClient, database_url: str
+) -> None:
+    program = await create_program(hooks, holdDays=0)
+    pid = program["id"]
+    async with running_receiver() as receiver:
+        endpoint, secret = await create_endpoint(
+            hooks, pid, receiver.url, description="shop backend"
+        )
+        assert secret.startswith("whsec_")
+        assert endpoint["enabled"] is True
+        assert endpoint["description"] == "shop backend"
+        assert sorted(endpoint["eventTypes"]) == sorted(EVENT_TYPES)
+        customers = [await register_ok(hooks, pid, "c0", email="c0@example.co.id")]
+        links = []
+        for i in (1, 2):
+            code = customers[-1]["referralCodes"][0]["code"]
+            joined = await register(hooks, pid, f"c{i}", code, email=f"c{i}@example.co.id")
+            customers.append(joined["customer"])
+            links.append(joined["referral"]["id"])
+        rewards = await paid(hooks, pid, "c2", "o1", "10000")
+        partial = await refund(hooks, pid, "o1", "10000")
+        assert partial["userErrors"] == []
+        second = await paid(hooks, pid, "c2", "o2", "5000")
+        settled = await hooks.data(SETTLE, {"input": {"programId": pid, "asOf": None}})
+        approved = settled["settleRewards"]["approvedCount"]
+        reviewed = await hooks.data(
+            REVIEW, {"input": {"referralId": links[1], "decision": "REJECT"}}
+        )
+        assert reviewed["reviewReferral"]["userErrors"] == []
+        erased = await hooks.data(ERASE, {"input": {"customerId": customers[0]["id"]}})
+        assert erased["eraseCustomer"]["userErrors"] == []
+        # c1 and c2 joined with a code; o1's purchase and rewards; its refund took every reward
+        # of o1 to zero; o2; settlement; the review; the erasure.
+        expected = (
+            ["referral.created"] * 2
+            + ["purchase.recorded"]
+            + ["reward.earned"] * len(rewards)
+            + ["purchase.refunded"]
+            + ["reward.reversed"] * len(rewards)
+            + ["purchase.recorded"]
+            + ["reward.earned"] * len(second)
+            + ["reward.approved"] * approved
+            + ["referral.reviewed", "customer.erased"]
+        )
+        await eventually(
+            lambda: len(receiver.answered) >= len(expected),
+            state=lambda: (sorted(receiver.types()), sorted(expected)),
+        )
+        bodies = [r.verified(secret) for r in receiver.answered]
+    assert sorted(b["type"] for b in bodies) == sorted(expected)
+    ids = {r.headers["webhook-id"] for r in receiver.answered}
+    assert len(ids) == len(expected)  # one message id per event
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for body in bodies:
+        by_type.setdefault(body["type"], []).append(body["data"])
+    assert by_type["referral.reviewed"][0]["id"] == links[1]
+    assert by_type["referral.reviewed"][0]["status"] == "REJECTED"
+    assert {d["refereeId"] for d in by_type["referral.created"]} == {
+        customers[1]["id"],
+        customers[2]["id"],
+    }
+    assert all(d["programId"] == pid for ds in by_type.values() for d in ds)
+    assert by_type["customer.erased"] == [{"id": customers[0]["id"], "programId": pid}]
+    recorded = {d["orderId"]: d for d in by_type["purchase.recorded"]}
+    assert recorded["o1"]["amount"] == "10000"
+    assert recorded["o1"]["customerId"] == customers[2]["id"]
+    assert by_type["purchase.refunded"][0]["refund"] == "10000"
+    # A purchase's IDs are the API's: the node query finds each.
+    node = await hooks.data(
+        "query($id: ID!) { node(id: $id) { ... on Purchase { orderId } } }",
+        {"id": recorded["o2"]["id"]},
+    )
+    assert node["node"] == {"orderId": "o2"}
+    # No personal data: the names, e-mails and phones the program holds are nowhere.
+    text = json.dumps(bodies)
+    assert "Customer c" not in text
+    assert "@" not in text
+
+
+async def test_endpoints_are_listed_updated_disabled_and_deleted(
+    hooks: GraphQLClient, database_url: str
+) -> None:
+    program = await create_program(hooks)
+    pid = program["id"]
+    async with running_receiver() as receiver:
+        endpoint, _ = await create_endpoint(hooks, pid, receiver.url, ["purchase.recorded"])
+        await chain(hooks, pid, 2)
+        listed = await hooks.data(ENDPOINTS, {"p": pid})
+        assert listed["webhookEndpoints"] == [
+            {
+                "id": endpoint["id"],
+                "url": receiver.url,
+                "eventTypes": ["purchase.recorded"],
+                "enabled": True,
+            }
+        ]
+        # Not subscribed to referral.created: nothing was written for the sign-up.
+        conn = await asyncpg.connect(database_url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM webhook_event") == 0
+            disabled = (
+                await hooks.data(UPDATE, {"input": {"id": endpoint["id"], "enabled": False}})
+            )["updateWebhookEndpoint"]["webhookEndpoint"]
+            assert (disabled["enabled"], disabled["disabledReason"]) == (
+                False,
+                "disabled by a user",
+            )
+            await paid(hooks, pid, "c1", "o1", "1000")
+            # No enabled endpoint: the purchase wrote no event.
+            assert await conn.fetchval("SELECT count(*) FROM webhook_event") == 0
+            enabled = (
+                await hooks.data(
+                    UPDATE,
+                    {
+                        "input": {
+                            "id": endpoint["id"],
+                            "enabled": True,
+                            "eventTypes": ["purchase.recorded", "reward.earned"],
+                            "description": "renamed",
+                        }
+                    },
+                )
+            )["updateWebhookEndpoint"]["webhookEndpoint"]
+            assert enabled["enabled"] is True
+            assert enabled["disabledReason"] is None
+            assert enabled["description"] == "renamed"
+            earned = await paid(hooks, pid, "c1", "o2", "1000")
+            expected = ["purchase.recorded"] + ["reward.earned"] * len(earned)
+            await eventually(lambda: len(receiver.answered) == len(expected))
+            assert sorted(receiver.types()) == expected
+            deleted = await hooks.data(DELETE, {"id": endpoint["id"]})
+            assert deleted["deleteWebhookEndpoint"] == {
+                "deletedId": endpoint["id"],
+                "userErrors": [],
+            }
+            assert (await hooks.data(ENDPOINTS, {"p": pid}))["webhookEndpoints"] == []
+            await paid(hooks, pid, "c1", "o3", "1000")
+            assert await conn.fetchval("SELECT count(*) FROM webhook_event") == len(expected)
+        finally:
+            await conn.close()
+        again = await hooks.data(DELETE, {"id": endpoint["id"]})
+        assert again["deleteWebhookEndpoint"]["userErrors"][0]["code"] == "NOT_FOUND"
