@@ -3,6 +3,7 @@ real receivers on loopback, retries, the delivery log, redelivery and the URL ch
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -21,7 +22,7 @@ from tests.conftest import app_settings
 from tests.fixtures import chain, create_program, register, register_ok
 from tests.graphql_client import GraphQLClient
 from tests.ledger import ERASE, REVIEW, SETTLE, paid, refund
-from tests.webhook_receiver import eventually, running_receiver
+from tests.webhook_receiver import Receiver, eventually, running_receiver
 
 CREATE = """
 mutation($input: CreateWebhookEndpointInput!) {
@@ -78,16 +79,20 @@ query($id: ID!, $first: Int!, $after: String) {
 
 
 class Clock:
-    """The retry schedule's clock, moved on by hand."""
+    """The retry schedule's clock: real time, moved on by hand by whole days if need be."""
 
     def __init__(self) -> None:
-        self.at = datetime.now(UTC)
+        self.offset = timedelta(0)
+
+    @property
+    def at(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
     def __call__(self) -> datetime:
         return self.at
 
     def advance(self, dispatcher: WebhookDispatcher, by: timedelta) -> None:
-        self.at += by
+        self.offset += by
         dispatcher.wake()
 
 
@@ -289,3 +294,135 @@ async def test_endpoints_are_listed_updated_disabled_and_deleted(
             await conn.close()
         again = await hooks.data(DELETE, {"id": endpoint["id"]})
         assert again["deleteWebhookEndpoint"]["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_failures_are_retried_with_backoff_and_logged(
+    hooks_app: Any, hooks: GraphQLClient
+) -> None:
+    program = await create_program(hooks)
+    clock = Clock()
+    worker = dispatcher(hooks_app)
+    worker.clock = clock
+    async with running_receiver(Receiver(failures=2)) as receiver:
+        endpoint, secret = await create_endpoint(hooks, program["id"], receiver.url)
+        event = await send_test(hooks, endpoint["id"])
+        assert json.loads(event["payload"])["type"] == "webhook.test"
+        await eventually(lambda: len(receiver.received) == 1)
+        first = await _settled_log(hooks, endpoint["id"], attempts=1)
+        delivery = first["deliveries"]["edges"][0]["node"]
+        assert delivery["status"] == "PENDING"
+        assert (delivery["lastStatusCode"], delivery["lastError"]) == (500, "HTTP 500")
+        # The first retry comes 2.5 to 5 s later (5 s with jitter), the second 10 to 20 s.
+        wait = _time(delivery["nextAttemptAt"]) - clock.at
+        assert timedelta(seconds=2.5) <= wait <= timedelta(seconds=5)
+        clock.advance(worker, timedelta(seconds=2))
+        await _still(lambda: len(receiver.received) == 1)
+        clock.advance(worker, timedelta(seconds=3))
+        await eventually(lambda: len(receiver.received) == 2)
+        second = (await _settled_log(hooks, endpoint["id"], attempts=2))["deliveries"]
+        wait = _time(second["edges"][0]["node"]["nextAttemptAt"]) - clock.at
+        assert timedelta(seconds=10) <= wait <= timedelta(seconds=20)
+        clock.advance(worker, timedelta(seconds=20))
+        await eventually(lambda: len(receiver.answered) == 1)
+        final = (await _settled_log(hooks, endpoint["id"], attempts=3))["deliveries"]
+        node = final["edges"][0]["node"]
+        assert node["status"] == "DELIVERED"
+        assert node["lastStatusCode"] == 200
+        assert node["lastError"] is None
+        assert node["nextAttemptAt"] is None
+        assert [a["statusCode"] for a in node["attemptLog"]] == [500, 500, 200]
+        assert all(a["latencyMs"] >= 0 for a in node["attemptLog"])
+        assert node["event"] == event
+        # The same message each time: one webhook-id, each signature valid.
+        assert {r.headers["webhook-id"] for r in receiver.received} == {event["id"]}
+        assert receiver.answered[0].verified(secret)["data"] == {"endpointId": endpoint["id"]}
+
+
+async def _settled_log(gql: GraphQLClient, endpoint_id: str, attempts: int) -> dict[str, Any]:
+    """The endpoint's log once its newest delivery has recorded `attempts` attempts."""
+    found: dict[str, Any] = {}
+
+    async def recorded() -> bool:
+        found.update(await log(gql, endpoint_id))
+        edges = found["deliveries"]["edges"]
+        if not edges or len(edges[0]["node"]["attemptLog"]) != attempts:
+            return False
+        # The delivery is read before its attempts: it may be from before the last one.
+        node = edges[0]["node"]
+        return bool(
+            node["status"] != "PENDING"
+            or _time(node["nextAttemptAt"]) > _time(node["attemptLog"][-1]["attemptedAt"])
+        )
+
+    await eventually(recorded, state=lambda: found)
+    return found
+
+
+async def _still(check: Any, seconds: float = 0.7) -> None:
+    """check() stays true for a while (nothing more happens)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        assert check()
+        await asyncio.sleep(0.05)
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+async def test_a_failing_endpoint_gives_up_after_three_days_and_is_disabled_after_five(
+    hooks_app: Any, hooks: GraphQLClient
+) -> None:
+    program = await create_program(hooks)
+    clock = Clock()
+    started = clock.at
+    worker = dispatcher(hooks_app)
+    worker.clock = clock
+    async with running_receiver(Receiver(status=503)) as receiver:
+        endpoint, _ = await create_endpoint(hooks, program["id"], receiver.url)
+        await send_test(hooks, endpoint["id"])
+        attempts = 1
+        while True:
+            node = (await _settled_log(hooks, endpoint["id"], attempts))["deliveries"]["edges"][0][
+                "node"
+            ]
+            if node["status"] == "FAILED":
+                break
+            due = _time(node["nextAttemptAt"])
+            # Exponential, with a cap: never more than 6 hours between two attempts.
+            gap = due - _time(node["attemptLog"][-1]["attemptedAt"])
+            assert timedelta(0) < gap <= timedelta(hours=6)
+            clock.advance(worker, max(due - clock.at, timedelta(0)))
+            attempts += 1
+        # Retried for 3 days, then given up; the endpoint is still on after 3 days.
+        assert clock.at - started >= timedelta(days=3)
+        assert 10 <= attempts <= 40
+        assert len(receiver.received) == attempts
+        found = await log(hooks, endpoint["id"])
+        assert found["enabled"] is True
+        assert abs(_time(found["failingSince"]) - started) < timedelta(minutes=1)
+        # Five days after the first failure, the next failure disables the endpoint.
+        clock.offset += started + timedelta(days=5, minutes=1) - clock.at
+        await send_test(hooks, endpoint["id"])
+        await eventually(lambda: len(receiver.received) == attempts + 1)
+        await eventually(_disabled(hooks, endpoint["id"]))
+        found = await log(hooks, endpoint["id"])
+        assert found["disabledReason"].startswith("every delivery failed since ")
+        assert found["disabledReason"].endswith("last error: HTTP 503")
+        # Disabled: nothing is attempted, even when due.
+        await send_test(hooks, endpoint["id"])
+        clock.advance(worker, timedelta(days=1))
+        await _still(lambda: len(receiver.received) == attempts + 1)
+        # Enabled again: what is due goes out.
+        receiver.status = 200
+        updated = await hooks.data(UPDATE, {"input": {"id": endpoint["id"], "enabled": True}})
+        assert updated["updateWebhookEndpoint"]["webhookEndpoint"]["disabledReason"] is None
+        worker.wake()
+        await eventually(lambda: len(receiver.answered) >= 1)
+
+
+def _disabled(gql: GraphQLClient, endpoint_id: str) -> Any:
+    async def check() -> bool:
+        return (await log(gql, endpoint_id))["enabled"] is False
+
+    return check
