@@ -14,14 +14,17 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from rujuk.app import create_app
-from rujuk.services.webhook_dispatcher import WebhookDispatcher
+from rujuk.services.webhook_dispatcher import PER_ENDPOINT, WebhookDispatcher
 from rujuk.services.webhook_events import EVENT_TYPES
+from rujuk.services.webhook_urls import refusal
 from tests.conftest import app_settings
 from tests.fixtures import chain, create_program, register, register_ok
 from tests.graphql_client import GraphQLClient
 from tests.ledger import ERASE, REVIEW, SETTLE, paid, refund
+from tests.test_auth import api_token
 from tests.webhook_receiver import Receiver, eventually, running_receiver
 
 CREATE = """
@@ -426,3 +429,210 @@ def _disabled(gql: GraphQLClient, endpoint_id: str) -> Any:
         return (await log(gql, endpoint_id))["enabled"] is False
 
     return check
+
+
+async def test_a_slow_receiver_gets_attempts_in_parallel_and_times_out(
+    hooks_app: Any, hooks: GraphQLClient
+) -> None:
+    program = await create_program(hooks)
+    worker = dispatcher(hooks_app)
+    worker.timeout = 1.5
+    async with (
+        running_receiver(Receiver(delay=0.8)) as slow,
+        running_receiver() as fast,
+    ):
+        slow_endpoint, _ = await create_endpoint(hooks, program["id"], slow.url)
+        fast_endpoint, _ = await create_endpoint(hooks, program["id"], fast.url)
+        started = asyncio.get_running_loop().time()
+        for _ in range(12):
+            await send_test(hooks, slow_endpoint["id"])
+        await send_test(hooks, fast_endpoint["id"])
+        # The fast endpoint does not wait behind the slow one's queue.
+        await eventually(lambda: len(fast.answered) == 1, within=0.7)
+        await eventually(lambda: len(slow.answered) == 12)
+        elapsed = asyncio.get_running_loop().time() - started
+        # Twelve 0.8 s answers, eight at a time: two rounds, not twelve.
+        assert slow.max_concurrent == PER_ENDPOINT
+        assert elapsed < 12 * 0.8 / 2
+        # An answer slower than the timeout is a failure to retry.
+        slow.delay = 3.0
+        await send_test(hooks, slow_endpoint["id"])
+        logged = await _settled_log(hooks, slow_endpoint["id"], 1)
+        node = logged["deliveries"]["edges"][0]["node"]
+        assert node["status"] == "PENDING"
+        assert node["lastError"] == "timed out after 1.5 s"
+        assert node["lastStatusCode"] is None
+        assert 1400 <= node["lastLatencyMs"] < 3000
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_for_a_day(
+    hooks_app: Any, hooks: GraphQLClient
+) -> None:
+    program = await create_program(hooks)
+    clock = Clock()
+    worker = dispatcher(hooks_app)
+    worker.clock = clock
+    async with running_receiver() as receiver:
+        endpoint, old = await create_endpoint(hooks, program["id"], receiver.url)
+        rotated = await hooks.data(ROTATE, {"id": endpoint["id"]})
+        new = rotated["rotateWebhookSecret"]["secret"]
+        assert new.startswith("whsec_")
+        assert new != old
+        await send_test(hooks, endpoint["id"])
+        await eventually(lambda: len(receiver.answered) == 1)
+        both = receiver.answered[0]
+        assert len(both.headers["webhook-signature"].split(" ")) == 2
+        assert both.verified(old) == both.verified(new)
+        clock.advance(worker, timedelta(hours=24, minutes=1))
+        await send_test(hooks, endpoint["id"])
+        await eventually(lambda: len(receiver.answered) == 2)
+        only_new = receiver.answered[1]
+        assert len(only_new.headers["webhook-signature"].split(" ")) == 1
+        assert only_new.verified(new)["type"] == "webhook.test"
+        with pytest.raises(WebhookVerificationError):
+            only_new.verified(old)
+
+
+async def test_the_delivery_log_pages_and_an_event_is_redelivered(hooks: GraphQLClient) -> None:
+    program = await create_program(hooks)
+    async with running_receiver() as receiver:
+        endpoint, secret = await create_endpoint(hooks, program["id"], receiver.url)
+        events = [await send_test(hooks, endpoint["id"]) for _ in range(5)]
+        await eventually(lambda: len(receiver.answered) == 5)
+        seen: list[str] = []
+        after = None
+        while True:
+            data = await hooks.data(LOG, {"id": endpoint["id"], "first": 2, "after": after})
+            deliveries = data["webhookEndpoint"]["deliveries"]
+            assert deliveries["totalCount"] == 5
+            seen.extend(e["node"]["event"]["id"] for e in deliveries["edges"])
+            if not deliveries["pageInfo"]["hasNextPage"]:
+                break
+            after = deliveries["pageInfo"]["endCursor"]
+        assert seen == [e["id"] for e in reversed(events)]  # newest first
+        bad = await hooks.post(LOG, {"id": endpoint["id"], "first": 2, "after": "nonsense"})
+        assert bad["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+        again = await hooks.data(REDELIVER, {"event": events[0]["id"], "endpoint": None})
+        payload = again["redeliverWebhookEvent"]
+        assert payload["userErrors"] == []
+        assert [d["status"] for d in payload["deliveries"]] == ["PENDING"]
+        await eventually(lambda: len(receiver.answered) == 6)
+        assert receiver.answered[5].headers["webhook-id"] == events[0]["id"]
+        assert receiver.answered[5].verified(secret)["data"]["endpointId"] == endpoint["id"]
+        unknown = await hooks.data(REDELIVER, {"event": endpoint["id"], "endpoint": None})
+        assert unknown["redeliverWebhookEvent"]["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_a_refused_change_writes_no_event(hooks: GraphQLClient, database_url: str) -> None:
+    program = await create_program(hooks)
+    pid = program["id"]
+    async with running_receiver() as receiver:
+        await create_endpoint(hooks, pid, receiver.url)
+        await chain(hooks, pid, 2)
+        await paid(hooks, pid, "c1", "o1", "1000")
+        conn = await asyncpg.connect(database_url)
+        try:
+            before = await conn.fetchval("SELECT count(*) FROM webhook_event")
+            too_much = await refund(hooks, pid, "o1", "5000")
+            assert too_much["userErrors"][0]["code"] == "REFUND_EXCEEDS_PURCHASE"
+            replay = await paid(hooks, pid, "c1", "o1", "1000")  # the same order again
+            assert replay
+            assert await conn.fetchval("SELECT count(*) FROM webhook_event") == before
+        finally:
+            await conn.close()
+
+
+async def test_only_admin_and_the_programs_partner_manage_endpoints(
+    hooks: GraphQLClient,
+) -> None:
+    mine = await create_program(hooks)
+    other = await create_program(hooks, name="Other")
+    partner = hooks.as_token(await api_token(hooks, "PARTNER", mine["id"]))
+    stranger = hooks.as_token(await api_token(hooks, "PARTNER", other["id"]))
+    endpoint, _ = await create_endpoint(partner, mine["id"], "http://127.0.0.1:9/hook")
+    listed = await partner.data(ENDPOINTS, {"p": mine["id"]})
+    assert [e["id"] for e in listed["webhookEndpoints"]] == [endpoint["id"]]
+    variables = {
+        "input": {
+            "programId": mine["id"],
+            "url": "http://127.0.0.1:9/x",
+            "eventTypes": ["reward.earned"],
+        }
+    }
+    assert await stranger.error_code(CREATE, variables) == "FORBIDDEN"
+    assert await stranger.error_code(ENDPOINTS, {"p": mine["id"]}) == "FORBIDDEN"
+    assert await stranger.error_code(ROTATE, {"id": endpoint["id"]}) == "FORBIDDEN"
+    assert await stranger.error_code(TEST_EVENT, {"id": endpoint["id"]}) == "FORBIDDEN"
+    assert await stranger.error_code(DELETE, {"id": endpoint["id"]}) == "FORBIDDEN"
+    assert await stranger.error_code(LOG, {"id": endpoint["id"], "first": 1}) == "FORBIDDEN"
+    assert await hooks.as_token(None).error_code(CREATE, variables) == "UNAUTHENTICATED"
+    bad_types = {"input": {**variables["input"], "eventTypes": ["reward.paid"]}}
+    refused = (await partner.data(CREATE, bad_types))["createWebhookEndpoint"]
+    assert refused["userErrors"][0]["field"] == ["input", "eventTypes"]
+    assert "reward.paid" in refused["userErrors"][0]["message"]
+    deleted = await partner.data(DELETE, {"id": endpoint["id"]})
+    assert deleted["deleteWebhookEndpoint"]["userErrors"] == []
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://example.com/hook", "https://"),
+        ("https://127.0.0.1/hook", "loopback"),
+        ("https://localhost/hook", "loopback"),
+        ("https://10.1.2.3/hook", "private"),
+        ("https://192.168.0.10/hook", "private"),
+        ("https://169.254.169.254/latest/meta-data", "link-local"),
+        ("https://[::1]/hook", "loopback"),
+        ("https://[::ffff:127.0.0.1]/hook", "loopback"),
+        ("https://[fd00:ec2::254]/hook", "private"),
+        ("https://100.100.100.200/hook", "not a public"),
+        ("https://user:pw@example.com/hook", "credentials"),
+        ("https://no-such-host.invalid/hook", "does not resolve"),
+        ("ftp://example.com/hook", "https://"),
+    ],
+)
+async def test_endpoint_urls_must_be_public_https(
+    gql: GraphQLClient, url: str, reason: str
+) -> None:
+    program = await create_program(gql)
+    variables = {"input": {"programId": program["id"], "url": url, "eventTypes": ["reward.earned"]}}
+    payload = (await gql.data(CREATE, variables))["createWebhookEndpoint"]
+    assert payload["webhookEndpoint"] is None
+    assert payload["secret"] is None
+    [error] = payload["userErrors"]
+    assert (error["code"], error["field"]) == ("INVALID_URL", ["input", "url"])
+    assert reason in error["message"]
+
+
+def test_only_public_unicast_addresses_receive_webhooks() -> None:
+    assert refusal("93.184.216.34") is None
+    assert refusal("2606:2800:220:1:248:1893:25c8:1946") is None
+    for address in (
+        "127.0.0.2",
+        "0.0.0.0",
+        "172.16.0.1",
+        "169.254.169.254",
+        "fe80::1",
+        "::ffff:10.0.0.1",
+        "224.0.0.1",
+        "100.64.0.1",
+        "::",
+    ):
+        assert refusal(address) is not None, address
+
+
+async def test_addresses_are_checked_again_at_delivery(
+    hooks_app: Any, hooks: GraphQLClient
+) -> None:
+    program = await create_program(hooks)
+    worker = dispatcher(hooks_app)
+    async with running_receiver() as receiver:
+        endpoint, _ = await create_endpoint(hooks, program["id"], receiver.url)
+        # The setting turned off (as if the name now resolved to the loopback).
+        worker.allow_private = False
+        await send_test(hooks, endpoint["id"])
+        logged = await _settled_log(hooks, endpoint["id"], 1)
+        node = logged["deliveries"]["edges"][0]["node"]
+        assert node["lastError"].startswith("refused: the URL must start with https://")
+        assert receiver.received == []

@@ -422,10 +422,11 @@ async def redeliver(
         f"""
         WITH redelivered AS (
             INSERT INTO webhook_delivery (event_id, endpoint_id, next_attempt_at, retry_until)
-            SELECT $1, endpoint_id, $3, $3 + $4::interval FROM unnest($2::bigint[]) AS endpoint_id
+            SELECT $1, endpoint_id, $3::timestamptz, $3::timestamptz + $4::interval
+            FROM unnest($2::bigint[]) AS endpoint_id
             ON CONFLICT (event_id, endpoint_id) DO UPDATE SET
-                status = 'PENDING', next_attempt_at = $3, retry_until = $3 + $4::interval,
-                leased_until = NULL
+                status = 'PENDING', next_attempt_at = excluded.next_attempt_at,
+                retry_until = excluded.retry_until, leased_until = NULL
             RETURNING {_DELIVERY}
         ), notify AS (
             SELECT pg_notify($5, 'e')
