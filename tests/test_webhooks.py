@@ -17,6 +17,7 @@ import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from rujuk.app import create_app
+from rujuk.config import ConfigError, load_settings
 from rujuk.services.webhook_dispatcher import PER_ENDPOINT, WebhookDispatcher
 from rujuk.services.webhook_events import EVENT_TYPES
 from rujuk.services.webhook_urls import refusal
@@ -636,3 +637,22 @@ async def test_addresses_are_checked_again_at_delivery(
         node = logged["deliveries"]["edges"][0]["node"]
         assert node["lastError"].startswith("refused: the URL must start with https://")
         assert receiver.received == []
+
+
+async def test_the_delivery_log_is_costed_by_its_page_size(hooks: GraphQLClient) -> None:
+    program = await create_program(hooks)
+    endpoint, _ = await create_endpoint(hooks, program["id"], "http://127.0.0.1:9/hook")
+    costs = []
+    for first in (10, 20):
+        body = await hooks.post(LOG, {"id": endpoint["id"], "first": first})
+        assert "errors" not in body, body
+        costs.append(body["extensions"]["cost"])
+    # deliveries costs first x (1 + pageInfo 1 + edges (1 + node (1 + event 1 + attemptLog 1))).
+    assert costs == [1 + 10 * 6, 1 + 20 * 6]
+
+
+def test_the_private_address_setting_is_0_or_1() -> None:
+    assert load_settings({"RUJUK_WEBHOOKS_ALLOW_PRIVATE": "1"}).webhooks_allow_private
+    assert not load_settings({}).webhooks_allow_private
+    with pytest.raises(ConfigError, match="RUJUK_WEBHOOKS_ALLOW_PRIVATE must be 0 or 1"):
+        load_settings({"RUJUK_WEBHOOKS_ALLOW_PRIVATE": "yes"})
