@@ -49,6 +49,7 @@ MAX_RETRY = timedelta(hours=6)
 # Every attempt failing for this long disables the endpoint.
 DISABLE_AFTER = timedelta(days=5)
 USER_AGENT = "rujuk-webhooks/1"
+MAX_ANSWER_BYTES = 64 * 1024
 
 
 def retry_delay(attempt: int, rng: random.Random) -> timedelta:
@@ -239,6 +240,13 @@ class WebhookDispatcher:
                     extensions=extensions,
                 ) as response:
                     status = response.status_code
+                    # Read a short answer to its end, so that its connection is kept alive
+                    # for the next attempt; a longer one is cut off with its connection.
+                    read = 0
+                    async for chunk in response.aiter_raw():
+                        read += len(chunk)
+                        if read > MAX_ANSWER_BYTES:
+                            break
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
         except UrlRefused as refused:
