@@ -20,7 +20,7 @@ from rujuk.app import create_app
 from rujuk.config import ConfigError, load_settings
 from rujuk.services.webhook_dispatcher import PER_ENDPOINT, WebhookDispatcher
 from rujuk.services.webhook_events import EVENT_TYPES
-from rujuk.services.webhook_urls import refusal
+from rujuk.services.webhook_urls import UrlRefused, refusal, resolve
 from tests.conftest import app_settings
 from tests.fixtures import chain, create_program, register, register_ok
 from tests.graphql_client import GraphQLClient
@@ -656,3 +656,15 @@ def test_the_private_address_setting_is_0_or_1() -> None:
     assert not load_settings({}).webhooks_allow_private
     with pytest.raises(ConfigError, match="RUJUK_WEBHOOKS_ALLOW_PRIVATE must be 0 or 1"):
         load_settings({"RUJUK_WEBHOOKS_ALLOW_PRIVATE": "yes"})
+
+
+async def test_an_attempt_connects_to_the_address_it_checked() -> None:
+    plain = await resolve("http://localhost:8080/hook?x=1", allow_private=True)
+    assert plain.url in ("http://127.0.0.1:8080/hook?x=1", "http://[::1]:8080/hook?x=1")
+    assert (plain.host_header, plain.server_name) == ("localhost:8080", None)
+    secure = await resolve("https://localhost/hook", allow_private=True)
+    assert secure.url in ("https://127.0.0.1/hook", "https://[::1]/hook")
+    # The name still names the TLS server (certificate check) and the Host header.
+    assert (secure.host_header, secure.server_name) == ("localhost", "localhost")
+    with pytest.raises(UrlRefused, match="loopback"):
+        await resolve("https://localhost/hook", allow_private=False)
