@@ -28,6 +28,7 @@ import httpx
 from rujuk import ids
 from rujuk.db import webhooks as webhook_queries
 from rujuk.db.pool import Pool, connect
+from rujuk.errors import ServiceUnavailable
 from rujuk.services.webhook_events import Outbox
 from rujuk.services.webhook_urls import UrlRefused, resolve
 
@@ -44,6 +45,8 @@ MAX_IN_FLIGHT = 64
 PER_ENDPOINT = 8
 # How often to look for due retries (and for other workers' events, were a notification lost).
 POLL_SECONDS = 0.5
+# The longest pause between polls while the database is unavailable.
+MAX_UNAVAILABLE_PAUSE = 5.0
 FIRST_RETRY = timedelta(seconds=5)
 MAX_RETRY = timedelta(hours=6)
 # Every attempt failing for this long disables the endpoint.
@@ -157,18 +160,28 @@ class WebhookDispatcher:
                 await asyncio.sleep(1)
 
     async def _run(self) -> None:
+        pause = POLL_SECONDS
         while not self._closing:
             try:
                 if self._listener is None:
                     self._outbox.forget()
                 claimed = await self._claim()
+            except ServiceUnavailable as exc:
+                # An outage is reported by /healthz and the requests themselves: one line
+                # here, and polls spaced out until the database answers again.
+                if pause == POLL_SECONDS:
+                    logger.warning("webhook deliveries wait for the database: %s", exc)
+                pause = min(pause * 2, MAX_UNAVAILABLE_PAUSE)
+                claimed = 0
             except Exception:
                 logger.exception("claiming webhook deliveries failed")
                 claimed = 0
+            else:
+                pause = POLL_SECONDS
             if claimed and sum(self._in_flight.values()) < MAX_IN_FLIGHT:
                 continue  # there may be more due right now
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), timeout=pause)
             self._wake.clear()
 
     async def _claim(self) -> int:
