@@ -126,5 +126,5 @@ async def test_every_example_runs_in_order(gql: GraphQLClient) -> None:
 
 
 def test_a_placeholder_no_earlier_answer_has_is_an_error() -> None:
-    with pytest.raises(AssertionError, match="nothing.here"):
+    with pytest.raises(AssertionError, match=r"nothing\.here"):
         resolve({"x": "<nothing.here>"}, [{"createProgram": {}}])
