@@ -128,3 +128,17 @@ async def test_every_example_runs_in_order(gql: GraphQLClient) -> None:
 def test_a_placeholder_no_earlier_answer_has_is_an_error() -> None:
     with pytest.raises(AssertionError, match=r"nothing\.here"):
         resolve({"x": "<nothing.here>"}, [{"createProgram": {}}])
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def test_relative_links_of_the_readme_and_docs_lead_to_files() -> None:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(pages) >= 4
+    for page in pages:
+        for target in LINK.findall(page.read_text()):
+            if "://" in target or target.startswith(("#", "mailto:")):
+                continue
+            path = (page.parent / target.split("#")[0]).resolve()
+            assert path.exists(), f"{page.name} links to missing {target}"
