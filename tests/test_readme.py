@@ -72,19 +72,6 @@ def operation_kind(document: str) -> str:
     return definition.operation.value
 
 
-async def without_missing_refund_id(gql: GraphQLClient, document: str) -> str:
-    """The refund example as this schema takes it.
-
-    Branch money adds the required RefundPurchaseInput.refundId; until it is served, the
-    example runs without it (delete this function once the schema has refundId).
-    """
-    data = await gql.data('{ __type(name: "RefundPurchaseInput") { inputFields { name } } }')
-    names = {field["name"] for field in data["__type"]["inputFields"]}
-    if "refundId" in names:
-        return document
-    return re.sub(r'refundId: "[^"]*",\s*', "", document)
-
-
 def test_the_examples_are_found() -> None:
     found = examples()
     assert len(found) >= 9
@@ -110,7 +97,6 @@ async def test_every_example_runs_in_order(gql: GraphQLClient) -> None:
             # Over HTTP a subscription cannot run; it must still be valid as written.
             assert graphql.validate(sdl, graphql.parse(document)) == []
             continue
-        document = await without_missing_refund_id(gql, document)
         body = await client.post(document, values)
         assert "errors" not in body, (document, body["errors"])
         assert user_errors(body["data"]) == [], (document, body["data"])
