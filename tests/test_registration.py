@@ -221,6 +221,29 @@ async def test_a_root_registered_again_with_a_code_is_already_registered(
     assert code_name == "ALREADY_REGISTERED"
 
 
+async def test_already_registered_says_which_referrer_the_customer_has(
+    gql: GraphQLClient,
+) -> None:
+    program = await create_program(gql)
+    andi = await register_ok(gql, program["id"], "andi")
+    cici = await register_ok(gql, program["id"], "cici")
+    await register_ok(gql, program["id"], "budi", code_of(andi))
+
+    async def message(external_id: str, code: str | None) -> str:
+        payload = await register(gql, program["id"], external_id, code)
+        assert payload["userErrors"][0]["code"] == "ALREADY_REGISTERED"
+        text: str = payload["userErrors"][0]["message"]
+        return text
+
+    # cici is a root: there is no other referrer to speak of.
+    root = await message("cici", code_of(andi))
+    assert "without a referrer" in root
+    assert "another referrer" not in root
+    assert "another referrer" in await message("budi", code_of(cici))
+    assert "another referrer" not in await message("budi", None)
+    assert "with a referrer" in await message("budi", None)
+
+
 async def test_the_same_external_id_in_two_programs_is_two_customers(gql: GraphQLClient) -> None:
     one = await create_program(gql, name="One")
     two = await create_program(gql, name="Two")

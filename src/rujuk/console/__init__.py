@@ -33,7 +33,7 @@ GRAPHQL_PATH = "/graphql"
 
 # Bumped when the example tabs change, so browsers drop tabs saved from an
 # older set instead of hiding the new ones (see storageNamespace).
-EXAMPLES_VERSION = "1"
+EXAMPLES_VERSION = "2"
 
 
 @dataclass(frozen=True)

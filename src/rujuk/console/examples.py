@@ -63,12 +63,16 @@ fragment Ranked on LeaderboardEntry {
 
 DOWNLINE = """\
 # A customer's downline three levels deep, with tiers and reward balances.
-# Open the "Referral tree" panel on the left to see the result as a tree.
+# Open the "Referral tree" panel on the left to see the result as a tree
+# (amounts in the program's currency).
 query Downline($programId: ID!, $externalId: String!) {
   customer(programId: $programId, externalId: $externalId) {
     id
     externalId
     displayName
+    program {
+      currency
+    }
     stats {
       tier
       networkSize

@@ -142,9 +142,15 @@ async def _replay(
             found[0].customer_id if found and found[0].program_id == existing.program_id else -1
         )
     if wanted != referrer:
+        if referrer is None:
+            held = "without a referrer"
+        elif wanted is None:
+            held = "with a referrer"
+        else:
+            held = "with another referrer"
         raise DomainError(
             "ALREADY_REGISTERED",
-            "this externalId is already registered with another referrer",
+            f"this externalId is already registered {held}; a referrer is set once",
             ["input", "externalId"],
         )
     links = await referral_queries.referrals_of_referees(conn, [existing.id])

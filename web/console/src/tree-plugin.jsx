@@ -3,7 +3,7 @@
 import { useMemo, useState } from 'react';
 import { useGraphiQL } from '@graphiql/react';
 
-import { countDescendants, treesFromResponse } from './tree.js';
+import { countDescendants, formatMoney, treesFromResponse } from './tree.js';
 
 function TreeIcon() {
   return (
@@ -28,7 +28,7 @@ function label(customer) {
   return customer.displayName ?? customer.externalId ?? customer.id ?? '(unnamed)';
 }
 
-function TreeNodeView({ node, defaultOpen }) {
+function TreeNodeView({ node, defaultOpen, currency }) {
   const [open, setOpen] = useState(defaultOpen);
   const stats = node.customer.stats ?? {};
   const balance = node.customer.balance ?? null;
@@ -76,7 +76,7 @@ function TreeNodeView({ node, defaultOpen }) {
         )}
         {balance && (balance.pending !== undefined || balance.approved !== undefined) && (
           <span className="rujuk-tree-balance" title="reward balance: pending / approved">
-            {balance.pending ?? '–'} / {balance.approved ?? '–'}
+            {formatMoney(balance.pending, currency)} / {formatMoney(balance.approved, currency)}
           </span>
         )}
         {hasChildren && !open && (
@@ -94,7 +94,12 @@ function TreeNodeView({ node, defaultOpen }) {
       {hasChildren && open && (
         <ul className="rujuk-tree-children">
           {node.children.map((child) => (
-            <TreeNodeView key={child.key} node={child} defaultOpen={defaultOpen} />
+            <TreeNodeView
+              key={child.key}
+              node={child}
+              defaultOpen={defaultOpen}
+              currency={currency}
+            />
           ))}
         </ul>
       )}
@@ -104,7 +109,7 @@ function TreeNodeView({ node, defaultOpen }) {
 
 function ReferralTreePanel() {
   const response = useGraphiQL((state) => state.tabs[state.activeTabIndex]?.response ?? null);
-  const { trees, message } = useMemo(() => treesFromResponse(response), [response]);
+  const { trees, message, currency } = useMemo(() => treesFromResponse(response), [response]);
   // Changing the generation remounts the nodes, resetting each one's state to
   // the chosen default; cheaper than lifting every node's state up.
   const [view, setView] = useState({ generation: 0, open: true });
@@ -130,7 +135,12 @@ function ReferralTreePanel() {
           {trees.map((roots, index) => (
             <ul className="rujuk-tree-root" key={`${view.generation}-${index}`}>
               {roots.map((node) => (
-                <TreeNodeView key={node.key} node={node} defaultOpen={view.open} />
+                <TreeNodeView
+                  key={node.key}
+                  node={node}
+                  defaultOpen={view.open}
+                  currency={currency}
+                />
               ))}
             </ul>
           ))}

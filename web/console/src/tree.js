@@ -90,30 +90,100 @@ export function buildTree({ owner, edges }) {
 }
 
 /**
- * All trees in a response text, or an explanation of why there are none.
+ * All trees in a response text and the currency of its amounts, or an
+ * explanation of why there are none.
  * @param {string | null | undefined} responseText
- * @returns {{trees: TreeNode[][], message: string | null}}
+ * @returns {{trees: TreeNode[][], message: string | null, currency: string | null}}
  */
 export function treesFromResponse(responseText) {
   if (!responseText || !responseText.trim()) {
-    return { trees: [], message: 'Run a query that selects downline edges to see the tree.' };
+    return {
+      trees: [],
+      message: 'Run a query that selects downline edges to see the tree.',
+      currency: null,
+    };
   }
   let parsed;
   try {
     parsed = JSON.parse(responseText);
   } catch {
-    return { trees: [], message: 'The result is not JSON yet.' };
+    return { trees: [], message: 'The result is not JSON yet.', currency: null };
   }
-  const downlines = findDownlines(parsed && typeof parsed === 'object' ? parsed.data : null);
+  const data = parsed && typeof parsed === 'object' ? parsed.data : null;
+  const downlines = findDownlines(data);
   if (downlines.length === 0) {
-    return {
-      trees: [],
-      message:
-        'The current result has no downline edges. Select ' +
-        '`downline { edges { depth parentId node { id displayName } } }` on a customer.',
-    };
+    return { trees: [], message: whyNoTree(parsed, data), currency: null };
   }
-  return { trees: downlines.map(buildTree), message: null };
+  return { trees: downlines.map(buildTree), message: null, currency: findCurrency(data) };
+}
+
+/** Why a result without downline edges draws nothing. */
+function whyNoTree(parsed, data) {
+  const errors = Array.isArray(parsed?.errors) ? parsed.errors : [];
+  if (data === null || data === undefined || typeof data !== 'object') {
+    const first = errors[0]?.message;
+    return first ? `The query failed: ${first}` : 'The result has no data.';
+  }
+  // A root field that finds nothing answers null: `customer` for an unknown
+  // externalId, `node` or `program` for an unknown id.
+  const missing = Object.entries(data)
+    .filter(([, value]) => value === null)
+    .map(([name]) => name);
+  if (missing.length > 0) {
+    const fields = missing.map((name) => `\`${name}\``).join(', ');
+    return (
+      `Customer not found: ${fields} is null in the result. ` +
+      'Check the programId and externalId (or id) in the variables.'
+    );
+  }
+  return (
+    'The current result has no downline edges. Select ' +
+    '`downline { edges { depth parentId node { id displayName } } }` on a customer.'
+  );
+}
+
+/** The first `currency` string anywhere in `data` (e.g. `customer.program.currency`). */
+export function findCurrency(data) {
+  if (Array.isArray(data)) {
+    for (const item of data) {
+      const found = findCurrency(item);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (data !== null && typeof data === 'object') {
+    if (typeof data.currency === 'string' && data.currency) return data.currency;
+    for (const value of Object.values(data)) {
+      const found = findCurrency(value);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+// rujuk's minor units: whole units for these, cents for every other currency.
+const WHOLE_UNIT_CURRENCIES = new Set(['IDR', 'JPY', 'KRW', 'VND']);
+const LOCALES = { IDR: 'id-ID' };
+
+/**
+ * A Decimal (a JSON string) in the currency's own format, e.g. "Rp 2.695.630"
+ * for IDR. The string goes to Intl as it is, so no digit passes through a
+ * float. Without a currency: the number grouped in the browser's locale.
+ * @param {string | number | null | undefined} amount
+ * @param {string | null} currency
+ */
+export function formatMoney(amount, currency) {
+  if (amount === null || amount === undefined) return '–';
+  const digits = currency && WHOLE_UNIT_CURRENCIES.has(currency) ? 0 : 2;
+  const options = currency
+    ? { style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits }
+    : { maximumFractionDigits: 20 };
+  try {
+    return new Intl.NumberFormat(LOCALES[currency] ?? undefined, options).format(String(amount));
+  } catch {
+    // An unknown currency code: the amount as the server wrote it.
+    return `${currency ?? ''} ${amount}`.trim();
+  }
 }
 
 /** Number of nodes below `node`. */

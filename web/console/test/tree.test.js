@@ -2,7 +2,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { buildTree, countDescendants, findDownlines, treesFromResponse } from '../src/tree.js';
+import {
+  buildTree,
+  countDescendants,
+  findDownlines,
+  formatMoney,
+  treesFromResponse,
+} from '../src/tree.js';
 
 const edge = (id, parentId, depth, extra = {}) => ({
   depth,
@@ -61,4 +67,37 @@ test('results without downline edges explain what to select', () => {
   assert.match(treesFromResponse('{"data": ').message, /not JSON/);
   const referrals = { data: { customer: { referrals: { edges: [{ node: { id: 'A' } }] } } } };
   assert.match(treesFromResponse(JSON.stringify(referrals)).message, /no downline edges/);
+});
+
+test('amounts are written in the currency found in the result', () => {
+  const response = {
+    data: {
+      customer: {
+        id: 'R',
+        program: { currency: 'IDR' },
+        downline: { edges: [edge('A', 'R', 1)] },
+      },
+    },
+  };
+  const { currency } = treesFromResponse(JSON.stringify(response));
+  assert.equal(currency, 'IDR');
+  assert.equal(formatMoney('2695630', 'IDR').replace(/\s/g, ' '), 'Rp 2.695.630');
+  assert.equal(formatMoney('0', 'IDR').replace(/\s/g, ' '), 'Rp 0');
+  // Exact past 2^53: the Decimal string never becomes a float.
+  assert.equal(formatMoney('9007199254740993', 'IDR').replace(/\s/g, ' '), 'Rp 9.007.199.254.740.993');
+  assert.match(formatMoney('12.50', 'USD'), /12\.50/);
+  assert.equal(formatMoney(null, 'IDR'), '–');
+});
+
+test('a customer that does not exist is reported as not found', () => {
+  const { trees, message } = treesFromResponse(JSON.stringify({ data: { customer: null } }));
+  assert.deepEqual(trees, []);
+  assert.match(message, /Customer not found/);
+  assert.match(message, /`customer`/);
+  assert.doesNotMatch(message, /Select/);
+});
+
+test('a failed query reports its error', () => {
+  const body = { data: null, errors: [{ message: 'no such program' }] };
+  assert.match(treesFromResponse(JSON.stringify(body)).message, /no such program/);
 });
