@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import logging
 import os
 import signal
@@ -60,6 +59,8 @@ ENVIRONMENT = {
     "RUJUK_MAX_BODY_BYTES": "larger request bodies are refused (default: 1048576)",
     "RUJUK_PERSISTED_QUERIES": "auto: Apollo's automatic persisted queries; only: only the"
     " documents of `rujuk persisted-queries add` run (default: auto)",
+    "RUJUK_SHUTDOWN_GRACE_SECONDS": "on SIGTERM, seconds for requests in flight to finish"
+    " (default: 10)",
 }
 DATABASE_ENVIRONMENT = ("DATABASE_URL", "RUJUK_DATA_DIR", "RUJUK_LOG_LEVEL")
 
@@ -199,32 +200,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_port(host: str, port: int) -> None:
-    """Refuse a taken port (or an address this machine cannot listen on) before anything
-    starts: the database, the migrations, the demo and the graphs would all be for nothing."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    address = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            # As uvicorn binds: a port that the last run left in TIME_WAIT is free.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            raise ConfigError(
-                f"cannot listen on {address}: the port is in use (choose another with --port)"
-            ) from None
-        raise ConfigError(f"cannot listen on {address}: {error.strerror or error}") from None
-
-
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from rujuk import lifecycle
+
+    # Listening first: a port in use ends the start before it opens the database.
+    sock = lifecycle.listen(args.host, args.port)
+    try:
+        database = Database.open(settings)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        started = _serve_on(settings, args, database, sock)
+    except BaseException:
+        database.failed()
+        raise
+    if not started:
+        database.failed()
+        print("rujuk: the server did not start (see the log above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve_on(
+    settings: Settings, args: argparse.Namespace, database: Database, sock: socket.socket
+) -> bool:
+    """Migrate, prepare and serve on the bound socket until a signal has drained it; whether
+    the server started."""
     import uvicorn
 
+    from rujuk import lifecycle
     from rujuk.console import is_loopback
     from rujuk.services.tokens import DEVELOPMENT_TOKEN_FILE
 
-    _check_port(args.host, args.port)
-    database = Database.open(settings)
     database.migrate()
     token = asyncio.run(_prepare(settings, database.url, seed_demo=args.seed_demo))
     # uvicorn's workers build the app from the environment.
@@ -233,8 +241,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ[EMBEDDED_WORKERS] = "1"
     os.environ[SERVED_HOST] = args.host
     base = f"http://{args.host}:{args.port}"
-    # uvicorn re-raises the SIGTERM it caught once it has shut down; exiting through Python
-    # (not the signal's default action) lets the embedded PostgreSQL stop with us.
+    # Until the server takes over SIGTERM (and after it), exiting through Python rather than
+    # the signal's default action lets the embedded PostgreSQL stop with us.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     print(f"rujuk: GraphiQL at {base}/graphql", flush=True)
     if token is None:
@@ -256,16 +264,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             f" token: paste it into the console's headers{kept}",
             flush=True,
         )
-    uvicorn.run(
-        "rujuk.app:app_from_environment",
+    config = uvicorn.Config(
+        "rujuk.lifecycle:worker_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        http="rujuk.lifecycle:DrainingHttpProtocol",
         ws="websockets-sansio",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    return 0
+    return lifecycle.serve(config, sock)
 
 
 def _exit_on_sigterm(_signal: int, _frame: object) -> None:
