@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -163,6 +164,8 @@ def _parser() -> argparse.ArgumentParser:
         help="network size: customers, with their referrals and purchases",
     )
     demo.set_defaults(run=_demo)
+
+    _add_backup_commands(commands, command)
 
     token = commands.add_parser("token", help="API tokens", formatter_class=_HelpFormatter)
     token_commands = token.add_subparsers(required=True, metavar="ACTION")
@@ -325,6 +328,70 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
             await runtime.close()
 
     print(f"rujuk: demo program {asyncio.run(seed())} seeded")
+    return 0
+
+
+def _add_backup_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: Callable[
+        [argparse._SubParsersAction[argparse.ArgumentParser], str, str], argparse.ArgumentParser
+    ],
+) -> None:
+    backup = command(
+        commands, "backup", "dump the database to FILE in pg_dump's custom format (rujuk may serve)"
+    )
+    backup.add_argument("file", metavar="FILE", type=Path, help="the backup file to write")
+    backup.set_defaults(run=_backup)
+
+    restore = command(
+        commands,
+        "restore",
+        "restore a backup into an empty database, then migrate it (stop rujuk serve first)",
+    )
+    restore.add_argument("file", metavar="FILE", type=Path, help="a file written by rujuk backup")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the data of a database that holds some, or that others are connected to",
+    )
+    restore.set_defaults(run=_restore)
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from rujuk.db import backup
+
+    database = Database.open(settings)
+    started = time.monotonic()
+    backup.backup(database.url, args.file)
+    size = args.file.stat().st_size
+    print(f"rujuk: backed up to {args.file} ({size:,} bytes, {time.monotonic() - started:.1f} s)")
+    return 0
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from rujuk.db import backup
+
+    backup.check_backup(args.file)
+    database = Database.open(settings)
+    filled, others = asyncio.run(backup.contents(database.url))
+    if not args.force:
+        if filled:
+            shown = ", ".join(filled[:5]) + (", ..." if len(filled) > 5 else "")
+            raise ConfigError(
+                f"the database is not empty ({shown} hold rows): restore --force replaces them"
+            )
+        if others:
+            raise ConfigError(
+                f"{others} other session(s) use the database: stop rujuk serve first"
+                " (restore --force ignores them)"
+            )
+    started = time.monotonic()
+    backup.restore(database.url, args.file)
+    applied = database.migrate()
+    print(
+        f"rujuk: restored {args.file} ({time.monotonic() - started:.1f} s"
+        + (f", then applied {len(applied)} newer migration(s))" if applied else ")")
+    )
     return 0
 
 
