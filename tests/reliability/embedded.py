@@ -7,7 +7,7 @@ import asyncio
 import os
 import signal
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -67,13 +67,17 @@ class Serve:
     base: str
     port: int
     log_path: Path
+    # Every worker seen, to kill if the test fails after their parent died.
+    seen: list[psutil.Process] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
     def workers(self) -> list[psutil.Process]:
-        return psutil.Process(self.pid).children()
+        children = psutil.Process(self.pid).children()
+        self.seen += [child for child in children if child not in self.seen]
+        return children
 
     async def healthy(self) -> None:
         await wait_healthy(self.base, self.process, self.log_path)

@@ -43,10 +43,7 @@ async def cleaned_up(data_dir: Path) -> AsyncIterator[list[Serve]]:
         for serve in started:
             with contextlib.suppress(psutil.NoSuchProcess):
                 leftovers += [psutil.Process(serve.pid), *serve.workers()]
-        for serve in started:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                for worker in psutil.Process(serve.pid).children():
-                    leftovers.append(worker)
+            leftovers += [worker for worker in serve.seen if worker not in leftovers]
         kill_all(leftovers)
         await wait_gone(leftovers, 10)
         stop_embedded(data_dir)
