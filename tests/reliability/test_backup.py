@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from rujuk.db.pool import connect
 from tests.reliability.embedded import (
     ADMIN,
     embedded_environment,
@@ -109,6 +110,14 @@ async def test_restore_into_an_external_database_and_refusals(
     assert (code, out.startswith("rujuk: pg_restore failed")) == (2, True), out
     code, out = await rujuk(external, "restore", str(tmp_path / "missing.dump"))
     assert (code, "no such file" in out) == (2, True), out
+
+    # Another session (a server, say) uses the database: refused, even though it is empty.
+    other = await connect(database_url)
+    try:
+        code, out = await rujuk(external, "restore", str(dump))
+    finally:
+        await other.close()
+    assert (code, "1 other session(s) use the database" in out) == (2, True), out
 
     # The test's database is migrated and empty: a restore needs no --force.
     code, out = await rujuk(external, "restore", str(dump))
