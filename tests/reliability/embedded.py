@@ -4,7 +4,9 @@ the data directory are the test's, to kill, restart and restore."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import signal
 import tempfile
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ async def seeded_data_dir(target: Path) -> Path:
     async with _seeding:
         if _seeded is None:
             folder = Path(tempfile.mkdtemp(prefix="rujuk-seeded-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
             # `rujuk demo` stops the PostgreSQL it started when it exits: pgdata is at rest.
             await run_rujuk(
                 embedded_environment(folder / "data"), "demo", "--customers", str(DEMO_CUSTOMERS)

@@ -241,5 +241,10 @@ async def test_sigterm_closes_subscriptions_with_a_close_code_and_exits_0(tmp_pa
 async def test_a_bad_shutdown_grace_stops_start_up(tmp_path: Path) -> None:
     environ = embedded_environment(tmp_path / "data", RUJUK_SHUTDOWN_GRACE_SECONDS="soon")
     serve = await start_serve(environ, tmp_path / "serve.log")
-    assert await asyncio.wait_for(serve.process.wait(), timeout=30) == 2
+    try:
+        assert await asyncio.wait_for(serve.process.wait(), timeout=30) == 2
+    finally:
+        if serve.process.returncode is None:
+            serve.process.kill()
+            await serve.process.wait()
     assert "RUJUK_SHUTDOWN_GRACE_SECONDS must be" in serve.tail()
