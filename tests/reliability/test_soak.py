@@ -89,7 +89,10 @@ async def one_request(client: httpx.AsyncClient, soak: Soak) -> None:
         kind, query = "refundPurchase", REFUND
         order, amount = soak.orders.pop(soak.rng.randrange(len(soak.orders)))
         refund = str(Decimal(amount) / 2)
-        variables = {"input": {"programId": p, "orderId": order, "amount": refund}}
+        refund_id = soak.next_id("refund")
+        variables = {
+            "input": {"programId": p, "orderId": order, "refundId": refund_id, "amount": refund}
+        }
         mutation = kind
     elif roll < 0.50:
         kind, query = "registerCustomer", REGISTER
