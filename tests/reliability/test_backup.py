@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from rujuk.db.pool import connect
 from tests.reliability.embedded import (
@@ -21,6 +22,8 @@ from tests.reliability.embedded import (
 )
 from tests.reliability.figures import all_figures
 from tests.servers import rujuk_command, running_server, server_environment
+
+pytestmark = pytest.mark.reliability
 
 
 async def rujuk(environ: dict[str, str], *args: str) -> tuple[int, str]:

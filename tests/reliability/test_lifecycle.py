@@ -31,6 +31,8 @@ from tests.reliability.embedded import (
 )
 from tests.reliability.figures import all_figures
 
+pytestmark = pytest.mark.reliability
+
 
 @contextlib.asynccontextmanager
 async def cleaned_up(data_dir: Path) -> AsyncIterator[list[Serve]]:

@@ -46,6 +46,8 @@ query($p: ID!, $e: String!) {
 CONCURRENCY = 8
 SAMPLE_SECONDS = 2.0
 
+pytestmark = pytest.mark.reliability
+
 
 @dataclass
 class Soak:
