@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 HOST := 127.0.0.1
 PORT := 8000
 
-.PHONY: serve test lint bench clean console
+.PHONY: serve test test-long lint bench clean console
 
 $(SERVE_INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: $(INSTALLED)
 
 test: $(INSTALLED) lint console
 	$(BIN)/pytest
+
+# Everything, with the minutes-long runs marked `long` (the 5-minute soak).
+test-long: $(INSTALLED) lint console
+	$(BIN)/pytest -m ''
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench

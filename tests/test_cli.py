@@ -115,6 +115,7 @@ async def test_help_shows_defaults_and_environment_variables(tmp_path: Path) -> 
             "RUJUK_RATE_LIMIT_COST_PER_MINUTE",
             "RUJUK_MAX_BODY_BYTES",
             "RUJUK_PERSISTED_QUERIES",
+            "RUJUK_SHUTDOWN_GRACE_SECONDS",
         ):
             assert variable in text, (variable, text)
     for variable in ("DATABASE_URL", "RUJUK_DATA_DIR"):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import logging
 import os
 import signal
 import socket
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -60,6 +60,8 @@ ENVIRONMENT = {
     "RUJUK_MAX_BODY_BYTES": "larger request bodies are refused (default: 1048576)",
     "RUJUK_PERSISTED_QUERIES": "auto: Apollo's automatic persisted queries; only: only the"
     " documents of `rujuk persisted-queries add` run (default: auto)",
+    "RUJUK_SHUTDOWN_GRACE_SECONDS": "on SIGTERM, seconds for requests in flight to finish"
+    " (default: 10)",
 }
 DATABASE_ENVIRONMENT = ("DATABASE_URL", "RUJUK_DATA_DIR", "RUJUK_LOG_LEVEL")
 
@@ -163,6 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_demo)
 
+    _add_backup_commands(commands, command)
+
     token = commands.add_parser("token", help="API tokens", formatter_class=_HelpFormatter)
     token_commands = token.add_subparsers(required=True, metavar="ACTION")
     create = command(token_commands, "create", "create an API token and print it once")
@@ -199,32 +203,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_port(host: str, port: int) -> None:
-    """Refuse a taken port (or an address this machine cannot listen on) before anything
-    starts: the database, the migrations, the demo and the graphs would all be for nothing."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    address = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            # As uvicorn binds: a port that the last run left in TIME_WAIT is free.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            raise ConfigError(
-                f"cannot listen on {address}: the port is in use (choose another with --port)"
-            ) from None
-        raise ConfigError(f"cannot listen on {address}: {error.strerror or error}") from None
-
-
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from rujuk import lifecycle
+
+    # Listening first: a port in use ends the start before it opens the database.
+    sock = lifecycle.listen(args.host, args.port)
+    try:
+        database = Database.open(settings)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        started = _serve_on(settings, args, database, sock)
+    except BaseException:
+        database.failed()
+        raise
+    if not started:
+        database.failed()
+        print("rujuk: the server did not start (see the log above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve_on(
+    settings: Settings, args: argparse.Namespace, database: Database, sock: socket.socket
+) -> bool:
+    """Migrate, prepare and serve on the bound socket until a signal has drained it; whether
+    the server started."""
     import uvicorn
 
+    from rujuk import lifecycle
     from rujuk.console import is_loopback
     from rujuk.services.tokens import DEVELOPMENT_TOKEN_FILE
 
-    _check_port(args.host, args.port)
-    database = Database.open(settings)
     database.migrate()
     token = asyncio.run(_prepare(settings, database.url, seed_demo=args.seed_demo))
     # uvicorn's workers build the app from the environment.
@@ -233,8 +244,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         os.environ[EMBEDDED_WORKERS] = "1"
     os.environ[SERVED_HOST] = args.host
     base = f"http://{args.host}:{args.port}"
-    # uvicorn re-raises the SIGTERM it caught once it has shut down; exiting through Python
-    # (not the signal's default action) lets the embedded PostgreSQL stop with us.
+    # Until the server takes over SIGTERM (and after it), exiting through Python rather than
+    # the signal's default action lets the embedded PostgreSQL stop with us.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     print(f"rujuk: GraphiQL at {base}/graphql", flush=True)
     if token is None:
@@ -256,16 +267,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             f" token: paste it into the console's headers{kept}",
             flush=True,
         )
-    uvicorn.run(
-        "rujuk.app:app_from_environment",
+    config = uvicorn.Config(
+        "rujuk.lifecycle:worker_app",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        http="rujuk.lifecycle:DrainingHttpProtocol",
         ws="websockets-sansio",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    return 0
+    return lifecycle.serve(config, sock)
 
 
 def _exit_on_sigterm(_signal: int, _frame: object) -> None:
@@ -315,6 +328,70 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
             await runtime.close()
 
     print(f"rujuk: demo program {asyncio.run(seed())} seeded")
+    return 0
+
+
+def _add_backup_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: Callable[
+        [argparse._SubParsersAction[argparse.ArgumentParser], str, str], argparse.ArgumentParser
+    ],
+) -> None:
+    backup = command(
+        commands, "backup", "dump the database to FILE in pg_dump's custom format (rujuk may serve)"
+    )
+    backup.add_argument("file", metavar="FILE", type=Path, help="the backup file to write")
+    backup.set_defaults(run=_backup)
+
+    restore = command(
+        commands,
+        "restore",
+        "restore a backup into an empty database, then migrate it (stop rujuk serve first)",
+    )
+    restore.add_argument("file", metavar="FILE", type=Path, help="a file written by rujuk backup")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the data of a database that holds some, or that others are connected to",
+    )
+    restore.set_defaults(run=_restore)
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from rujuk.db import backup
+
+    database = Database.open(settings)
+    started = time.monotonic()
+    backup.backup(database.url, args.file)
+    size = args.file.stat().st_size
+    print(f"rujuk: backed up to {args.file} ({size:,} bytes, {time.monotonic() - started:.1f} s)")
+    return 0
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    from rujuk.db import backup
+
+    backup.check_backup(args.file)
+    database = Database.open(settings)
+    filled, others = asyncio.run(backup.contents(database.url))
+    if not args.force:
+        if filled:
+            shown = ", ".join(filled[:5]) + (", ..." if len(filled) > 5 else "")
+            raise ConfigError(
+                f"the database is not empty ({shown} hold rows): restore --force replaces them"
+            )
+        if others:
+            raise ConfigError(
+                f"{others} other session(s) use the database: stop rujuk serve first"
+                " (restore --force ignores them)"
+            )
+    started = time.monotonic()
+    backup.restore(database.url, args.file)
+    applied = database.migrate()
+    print(
+        f"rujuk: restored {args.file} ({time.monotonic() - started:.1f} s"
+        + (f", then applied {len(applied)} newer migration(s))" if applied else ")")
+    )
     return 0
 
 

