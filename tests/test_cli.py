@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import re
 import socket
 import sys
 import uuid
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from rujuk import config
 from rujuk.cli import _parser
 from rujuk.database import database_url_for, drop_database, ensure_database
 from rujuk.db.pool import connect
@@ -105,18 +107,7 @@ async def test_help_shows_defaults_and_environment_variables(tmp_path: Path) -> 
         assert f"(default: {default})" in line, (option, serve.out)
     assert "(default: 2000)" in demo.out
     for text in (top.out, serve.out):
-        for variable in (
-            "DATABASE_URL",
-            "RUJUK_DATA_DIR",
-            "RUJUK_ADMIN_TOKEN",
-            "RUJUK_LOG_LEVEL",
-            "RUJUK_CORS_ORIGINS",
-            "RUJUK_MAX_QUERY_COST",
-            "RUJUK_RATE_LIMIT_COST_PER_MINUTE",
-            "RUJUK_MAX_BODY_BYTES",
-            "RUJUK_PERSISTED_QUERIES",
-            "RUJUK_SHUTDOWN_GRACE_SECONDS",
-        ):
+        for variable in configured_variables():
             assert variable in text, (variable, text)
     for variable in ("DATABASE_URL", "RUJUK_DATA_DIR"):
         assert variable in demo.out
@@ -340,3 +331,18 @@ async def test_every_worker_logs_at_the_configured_level(database_url: str, tmp_
                 break
             await asyncio.sleep(0.1)
     assert log.read_text(errors="replace").count("rujuk.graph.store: loaded") == 2
+
+
+def configured_variables() -> list[str]:
+    """Every environment variable config.py reads, but those `rujuk serve` sets for its workers."""
+    source = Path(config.__file__).read_text()
+    internal = {config.EMBEDDED_WORKERS, config.SERVED_HOST}
+    found = set(re.findall(r'"((?:RUJUK_[A-Z_]+)|DATABASE_URL)"', source))
+    return sorted(found - internal)
+
+
+def test_every_setting_is_in_the_readme_table() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    rows = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.MULTILINE))
+    assert "RUJUK_DB_POOL_SIZE" in configured_variables()
+    assert sorted(set(configured_variables()) - rows) == []

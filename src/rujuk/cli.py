@@ -62,6 +62,12 @@ ENVIRONMENT = {
     " documents of `rujuk persisted-queries add` run (default: auto)",
     "RUJUK_SHUTDOWN_GRACE_SECONDS": "on SIGTERM, seconds for requests in flight to finish"
     " (default: 10)",
+    "RUJUK_DB_POOL_SIZE": "database connections per worker (default: 10)",
+    "RUJUK_DB_POOL_TIMEOUT": "seconds a request waits for a free connection (default: 5)",
+    "RUJUK_DB_CONNECT_TIMEOUT": "seconds to open a database connection (default: 5)",
+    "RUJUK_DB_STATEMENT_TIMEOUT": "seconds one statement may run (default: 10)",
+    "RUJUK_WEBHOOKS_ALLOW_PRIVATE": "1: webhook endpoints may be http:// and private addresses"
+    " (development and tests only; default: 0)",
 }
 DATABASE_ENVIRONMENT = ("DATABASE_URL", "RUJUK_DATA_DIR", "RUJUK_LOG_LEVEL")
 
