@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
 import logging
-import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,15 +25,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from rujuk import demo
+from rujuk import demo, metrics
 from rujuk.config import Settings
 from rujuk.console import ConsoleContext, console_routes, is_loopback, render_console
 from rujuk.errors import RequestError, ServiceUnavailable
+from rujuk.observe import exchange_of, new_request_id, observed
 from rujuk.persisted_queries import PersistedQueries
 from rujuk.rate_limit import RateLimiter
 from rujuk.resolvers.context import Context
@@ -70,19 +72,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return
         body = await self._bounded_body(scope, receive)
         if body is None:
-            too_large = JSONResponse(
-                {
-                    "errors": [
-                        {
-                            "message": f"request body over {self.max_body_bytes} bytes",
-                            "extensions": {
-                                "code": "REQUEST_TOO_LARGE",
-                                "maxBytes": self.max_body_bytes,
-                            },
-                        }
-                    ]
-                },
-                status_code=413,
+            too_large = _error_response(
+                scope,
+                413,
+                f"request body over {self.max_body_bytes} bytes",
+                {"code": "REQUEST_TOO_LARGE", "maxBytes": self.max_body_bytes},
             )
             await too_large(scope, receive, send)
             return
@@ -98,9 +92,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             if response is None:
                 response = await self.run(request)
         except HTTPException as error:
-            response = JSONResponse(
-                {"errors": [{"message": error.reason, "extensions": {"code": "BAD_REQUEST"}}]},
-                status_code=error.status_code,
+            response = _error_response(
+                scope, error.status_code, error.reason, {"code": "BAD_REQUEST"}
             )
         await response(scope, receive, send)
 
@@ -256,6 +249,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         runtime: Runtime = request.app.state.runtime
+        exchange = exchange_of(request.scope)
         try:
             caller: Any = await principal_for(runtime, request.headers.get("authorization"))
         except RequestError as error:
@@ -265,10 +259,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             request=request,
             caller=caller,
             response=response,
-            request_id=os.urandom(8).hex(),
+            request_id=new_request_id() if exchange is None else exchange.request_id,
             rate_limiter=self.rate_limiter,
             persisted=self.persisted,
+            exchange=exchange,
         )
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        processed = process_result(result)
+        exchange = exchange_of(request.scope)
+        if exchange is not None:
+            exchange.errors_answered(processed)
+        return processed
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         # A browser cannot set headers on a WebSocket: the token may come in connection_init.
@@ -325,9 +327,13 @@ def create_app(settings: Settings, database_url: str) -> RujukApp:
             else None
         )
         await runtime.webhooks.start()
+        sampler = asyncio.create_task(metrics.sample_forever(runtime.pool))
         try:
             yield
         finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
             await runtime.webhooks.close()
             await runtime.close()
 
@@ -352,6 +358,7 @@ def create_app(settings: Settings, database_url: str) -> RujukApp:
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", endpoint),
             Route("/healthz", healthz),
+            Route("/metrics", metrics.endpoint(settings.metrics_token)),
             *console_routes(),
         ],
         middleware=[] if cors is None else [Middleware(CORSMiddleware, **cors)],
@@ -388,11 +395,24 @@ class RujukApp(Starlette):
         self.graphql = graphql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/graphql":
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+        elif scope["method"] == "POST" and scope["path"] == "/graphql":
             scope["app"] = self
-            await self.graphql(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+            await observed(scope, receive, send, self.graphql)
+        else:
+            await observed(scope, receive, send, super().__call__)
+
+
+def _error_response(
+    scope: Scope, status: int, message: str, extensions: dict[str, Any]
+) -> JSONResponse:
+    """A refusal of the transport, as a GraphQL error with its code (and the request id)."""
+    content = {"errors": [{"message": message, "extensions": extensions}]}
+    exchange = exchange_of(scope)
+    if exchange is not None:
+        exchange.errors_answered(content)
+    return JSONResponse(content, status_code=status)
 
 
 @functools.lru_cache(maxsize=64)
@@ -452,11 +472,12 @@ def _replay(body: bytes) -> Receive:
 
 def app_from_environment() -> Starlette:
     """The factory uvicorn's workers call: the CLI has put the database URL in DATABASE_URL."""
-    from rujuk.config import configure_logging, load_settings
+    from rujuk.config import load_settings
+    from rujuk.logs import configure_logging
 
     settings = load_settings()
     assert settings.database_url is not None, "rujuk serve sets DATABASE_URL for its workers"
     # A worker of --workers N is a fresh interpreter: without this its logs below WARNING
     # (the graph load's among them) would be dropped.
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings, settings.database_url)

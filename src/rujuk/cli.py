@@ -14,16 +14,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rujuk.config import (
-    EMBEDDED_WORKERS,
-    SERVED_HOST,
-    ConfigError,
-    Settings,
-    configure_logging,
-    load_settings,
-)
+from rujuk import metrics
+from rujuk.config import EMBEDDED_WORKERS, SERVED_HOST, ConfigError, Settings, load_settings
 from rujuk.database import Database
 from rujuk.errors import DomainError, RequestError
+from rujuk.logs import configure_logging, logging_config
 from rujuk.runtime import Runtime
 
 logger = logging.getLogger("rujuk")
@@ -34,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         result: int = args.run(settings, args)
         return result
     except ConfigError as error:
@@ -280,11 +275,15 @@ def _serve_on(
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        log_config=logging_config(settings.log_level, settings.log_format),
+        # rujuk logs each request itself (rujuk.access), without its query string.
+        access_log=False,
         http="rujuk.lifecycle:DrainingHttpProtocol",
         ws="websockets-sansio",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    return lifecycle.serve(config, sock)
+    with metrics.shared_directory(args.workers):
+        return lifecycle.serve(config, sock)
 
 
 def _exit_on_sigterm(_signal: int, _frame: object) -> None:

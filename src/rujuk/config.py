@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ EMBEDDED_WORKERS = "RUJUK_EMBEDDED_WORKERS"
 SERVED_HOST = "RUJUK_SERVED_HOST"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 PERSISTED_QUERY_MODES = ("auto", "only")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -53,6 +53,10 @@ class Settings:
     webhooks_allow_private: bool = False
     # On SIGTERM, requests in flight get this long to finish before they are cancelled.
     shutdown_grace_seconds: int = 10
+    # "text" (readable lines) or "json" (one object per line, for log collectors).
+    log_format: str = "text"
+    # GET /metrics needs it as a Bearer token; without one, only loopback clients get metrics.
+    metrics_token: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -84,6 +88,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError(
             f"RUJUK_PERSISTED_QUERIES must be auto or only, not {persisted_queries!r}"
         )
+    metrics_token = env.get("RUJUK_METRICS_TOKEN") or None
+    if metrics_token is not None and len(metrics_token) < 16:
+        raise ConfigError("RUJUK_METRICS_TOKEN must be at least 16 characters long")
+    log_format = (env.get("RUJUK_LOG_FORMAT") or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"RUJUK_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}"
+        )
     return Settings(
         persisted_queries=persisted_queries,
         max_query_cost=_positive_int(env, "RUJUK_MAX_QUERY_COST", 50_000),
@@ -98,6 +110,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_dir=Path(env.get("RUJUK_DATA_DIR") or ".rujuk"),
         admin_token=admin_token,
         log_level=log_level,
+        log_format=log_format,
+        metrics_token=metrics_token,
         embedded_workers=env.get(EMBEDDED_WORKERS) == "1",
         cors_origins=parse_cors_origins(env.get("RUJUK_CORS_ORIGINS") or ""),
         served_host=env.get(SERVED_HOST) or None,
@@ -178,8 +192,3 @@ def _is_origin(text: str) -> bool:
         return False
     # Browsers match origins byte for byte: no path, query or fragment, nothing uppercase.
     return text == f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr at the configured level."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

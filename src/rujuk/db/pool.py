@@ -88,6 +88,8 @@ class Pool:
         self.connect_timeout = connect_timeout
         self.statement_timeout = statement_timeout
         self._holders: set[asyncio.Task[Any]] = set()
+        # Tasks waiting for a connection now.
+        self.waiting = 0
 
     def acquire(self) -> _Acquired:
         """A pooled connection for `async with` (refused to a task that holds one already)."""
@@ -160,8 +162,13 @@ class _Acquired:
                 # cost as much as the acquire itself).
                 conn = await pool._pool.acquire()
             else:
-                async with asyncio.timeout(pool.pool_timeout):
-                    conn = await pool._pool.acquire()
+                # Counted for the metrics (rujuk_db_pool_waiting).
+                pool.waiting += 1
+                try:
+                    async with asyncio.timeout(pool.pool_timeout):
+                        conn = await pool._pool.acquire()
+                finally:
+                    pool.waiting -= 1
         except TimeoutError:
             raise ServiceUnavailable(
                 f"no database connection within {pool.pool_timeout:g} s"

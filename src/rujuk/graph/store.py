@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from rujuk import metrics
 from rujuk.config import ConfigError
 from rujuk.db import events as event_queries
 from rujuk.db import graph_load
@@ -116,6 +117,7 @@ class GraphStore:
             await conn.close()
         for pid, graph in graphs.items():
             graph.version = versions[pid]
+            metrics.graph_version(pid, graph.version)
         self.graphs = graphs
         self.programs = {p.id: p for p in programs}
         logger.info(
@@ -199,6 +201,7 @@ class GraphStore:
         else:
             raise ValueError(f"unknown graph event {kind!r}")
         graph.version = version
+        metrics.event_applied(program_id, version, kind)
         for listener in list(self._event_listeners.get(program_id, ())):
             listener(version, kind, payload)
 

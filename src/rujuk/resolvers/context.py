@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from rujuk.access import Principal, Role
 from rujuk.errors import RequestError
+from rujuk.observe import Exchange
 from rujuk.persisted_queries import PersistedQueries
 from rujuk.rate_limit import RateLimiter
 from rujuk.records import (
@@ -46,6 +47,8 @@ class Context:
     rate_limiter: RateLimiter | None = None
     # The worker's persisted documents (checked on strawberry's path in allow-list mode).
     persisted: PersistedQueries | None = None
+    # The HTTP request as the metrics and the log see it (None over WebSocket).
+    exchange: Exchange | None = None
 
     # Batch loaders, made on first use: most requests need one or none of them.
     @cached_property

@@ -31,6 +31,7 @@ from graphql import (
 from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 
+from rujuk.metrics import RATE_LIMITED
 from rujuk.pagination import MAX_PAGE_SIZE
 from rujuk.services.customers import MAX_TREE_DEPTH
 from rujuk.services.leaderboards import MAX_LEADERBOARD
@@ -189,6 +190,7 @@ def enforce(context: Any, cost: int) -> None:
         return
     wait = limiter.take(context.rate_key, max(cost, 1))
     if wait is not None:
+        RATE_LIMITED.inc()
         headers = getattr(context.response, "headers", None)
         if headers is not None:
             headers["Retry-After"] = str(wait)

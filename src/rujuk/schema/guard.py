@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLSchema, parse
+from graphql import DocumentNode, GraphQLSchema, get_operation_ast, parse
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
 from graphql.validation import ASTValidationRule
@@ -26,6 +26,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types.execution import ExecutionResult
 
+from rujuk.observe import note_operation
 from rujuk.schema.cost import enforce, length_refusal, operation_cost, shape_refusal
 from rujuk.schema.errors import classify, classify_in_place
 
@@ -63,6 +64,11 @@ class RequestGuard(SchemaExtension):
             # error object, so it gets its code in place.
             classify_in_place(error, request_id)
             raise
+        if execution.graphql_document is not None:
+            note_operation(
+                execution.context,
+                get_operation_ast(execution.graphql_document, execution.operation_name),
+            )
         result = execution.result
         if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
             result.errors = [classify(e, request_id) for e in result.errors]

@@ -26,6 +26,7 @@ from graphql import (
 from strawberry.execution import optimized_is_awaitable
 from strawberry.types import ExecutionResult
 
+from rujuk.observe import note_operation
 from rujuk.schema.cost import enforce, operation_cost
 from rujuk.schema.errors import (
     NOT_SUPPORTED,
@@ -63,6 +64,7 @@ async def execute_operation(
         classify_in_place(error, request_id)
         return ExecutionResult(data=None, errors=[error], extensions={"cost": 0})
     operation = get_operation_ast(document, operation_name)
+    note_operation(context, operation)
     if operation is None:
         return None
     if errors:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from rujuk import metrics
 from rujuk.access import Principal
 from rujuk.db import customers as customer_queries
 from rujuk.db import purchases as purchase_queries
@@ -39,10 +40,12 @@ async def _events(runtime: Runtime, program_id: int, kind: str) -> AsyncIterator
             )
 
     unsubscribe = runtime.graphs.subscribe(program_id, on_event)
+    metrics.SUBSCRIPTIONS.inc()
     try:
         while True:
             yield await queue.get()
     finally:
+        metrics.SUBSCRIPTIONS.dec()
         unsubscribe()
 
 

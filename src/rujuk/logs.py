@@ -1,0 +1,81 @@
+"""Log lines: readable text (the default) or one JSON object per line (RUJUK_LOG_FORMAT=json),
+for rujuk's loggers and uvicorn's alike.
+
+A record may carry `fields` (a dict of JSON values, as the request line does): JSON lines
+hold them as keys, text lines append them as key=value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import time
+from typing import Any
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message key=value ...`"""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields: dict[str, Any] | None = getattr(record, "fields", None)
+        if fields:
+            line += " " + " ".join(f"{key}={value}" for key, value in fields.items())
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, pid, message, the record's fields
+    and, for an exception, its traceback as one string."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        seconds = time.gmtime(record.created)
+        entry: dict[str, Any] = {
+            "time": f"{time.strftime('%Y-%m-%dT%H:%M:%S', seconds)}.{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        fields: dict[str, Any] | None = getattr(record, "fields", None)
+        if fields:
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def logging_config(level: str, log_format: str) -> dict[str, Any]:
+    """The dictConfig of the process: one stderr handler on the root logger; uvicorn's loggers
+    write through it (rujuk's request line replaces uvicorn's access log)."""
+    formatter = JsonFormatter if log_format == "json" else TextFormatter
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"rujuk": {"()": f"{formatter.__module__}.{formatter.__qualname__}"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "rujuk",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            name: {"level": level, "handlers": [], "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
+
+
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Log to stderr at the configured level, in the configured format."""
+    logging.config.dictConfig(logging_config(level, log_format))

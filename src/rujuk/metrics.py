@@ -1,0 +1,302 @@
+"""Prometheus metrics (GET /metrics): of this process, or of every worker of
+`rujuk serve --workers N`, in prometheus_client's multiprocess mode (each worker writes its
+values to files in PROMETHEUS_MULTIPROC_DIR, a folder `rujuk serve` makes and removes).
+
+The request path pays a dict lookup and two pre-bound children per request; pool figures are
+sampled once a second and when scraped, the graphs' lag behind the database when scraped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from rujuk.db import events as event_queries
+from rujuk.ids import to_global_id
+
+logger = logging.getLogger(__name__)
+
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus_client chooses its storage when imported; so does this module.
+MULTIPROCESS_DIR = os.environ.get(MULTIPROCESS_VARIABLE)
+# Past this many operation names (clients choose them), new ones are counted as OTHER.
+MAX_OPERATIONS = 200
+OTHER = "(other)"
+UNKNOWN = "-"
+SAMPLE_SECONDS = 1.0
+# A scrape must answer while the database does not (that is when it matters most).
+DATABASE_SECONDS = 1.0
+SERVER_CODES = frozenset({"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"})
+
+REGISTRY = CollectorRegistry()
+REQUESTS = Counter(
+    "rujuk_graphql_requests",
+    "GraphQL requests over HTTP, by operation (its name, else its root fields) and outcome "
+    "(ok, client_error, server_error).",
+    ["operation", "outcome"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "rujuk_graphql_request_duration_seconds",
+    "Time from the request's arrival to its answer, by operation.",
+    ["operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+ERRORS = Counter(
+    "rujuk_graphql_errors",
+    "GraphQL errors answered over HTTP, by extensions.code.",
+    ["code"],
+    registry=REGISTRY,
+)
+RATE_LIMITED = Counter(
+    "rujuk_rate_limited_requests", "Operations refused with RATE_LIMITED.", registry=REGISTRY
+)
+EVENTS_APPLIED = Counter(
+    "rujuk_graph_events_applied",
+    "Graph events applied to the in-memory graphs, by kind (each worker applies every event).",
+    ["kind"],
+    registry=REGISTRY,
+)
+GRAPH_VERSION = Gauge(
+    "rujuk_graph_version",
+    "The version of each program's graph in memory (with several workers, the oldest).",
+    ["program"],
+    multiprocess_mode="livemin",
+    registry=REGISTRY,
+)
+POOL_SIZE = Gauge(
+    "rujuk_db_pool_size",
+    "Open connections in the database pools.",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+POOL_IN_USE = Gauge(
+    "rujuk_db_pool_in_use",
+    "Pool connections acquired.",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+POOL_WAITING = Gauge(
+    "rujuk_db_pool_waiting",
+    "Tasks waiting to acquire a pool connection.",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+SUBSCRIPTIONS = Gauge(
+    "rujuk_subscriptions",
+    "Active GraphQL subscriptions.",
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+
+_requests: dict[tuple[str, str], tuple[Any, Any]] = {}
+_errors: dict[str, Any] = {}
+_events: dict[str, Any] = {}
+_versions: dict[int, Any] = {}
+
+
+def record_request(operation: str, outcome: str, seconds: float) -> None:
+    """Count one answered GraphQL request."""
+    children = _requests.get((operation, outcome))
+    if children is None:
+        children = _bind(operation, outcome)
+    children[0].inc()
+    children[1].observe(seconds)
+
+
+def _bind(operation: str, outcome: str) -> tuple[Any, Any]:
+    if len(_requests) >= MAX_OPERATIONS and not any(op == operation for op, _ in _requests):
+        operation = OTHER
+    children = _requests.get((operation, outcome))
+    if children is None:
+        children = (REQUESTS.labels(operation, outcome), LATENCY.labels(operation))
+    _requests[(operation, outcome)] = children
+    return children
+
+
+def record_errors(codes: Iterable[str]) -> None:
+    """Count answered GraphQL errors by code."""
+    for code in codes:
+        child = _errors.get(code)
+        if child is None:
+            child = _errors[code] = ERRORS.labels(code)
+        child.inc()
+
+
+def outcome(codes: Sequence[str], status: int) -> str:
+    """ok, client_error (refused, bad input, not allowed) or server_error."""
+    if status >= 500 or any(code in SERVER_CODES for code in codes):
+        return "server_error"
+    if codes or status >= 400:
+        return "client_error"
+    return "ok"
+
+
+def event_applied(program_id: int, version: int, kind: str) -> None:
+    """A graph event was applied in this process: the program's graph is at `version`."""
+    child = _events.get(kind)
+    if child is None:
+        child = _events[kind] = EVENTS_APPLIED.labels(kind)
+    child.inc()
+    graph_version(program_id, version)
+
+
+def graph_version(program_id: int, version: int) -> None:
+    """The program's graph in this process is at `version`."""
+    child = _versions.get(program_id)
+    if child is None:
+        child = _versions[program_id] = GRAPH_VERSION.labels(to_global_id("Program", program_id))
+    child.set(version)
+
+
+def sample_pool(pool: Any) -> None:
+    """Record the pool's size, connections in use and waiting acquirers."""
+    size: int = pool.get_size()
+    POOL_SIZE.set(size)
+    POOL_IN_USE.set(size - pool.get_idle_size())
+    POOL_WAITING.set(getattr(pool, "waiting", 0))
+
+
+async def sample_forever(pool: Any) -> None:
+    """Sample the pool once a second (other workers' figures reach a scrape this way)."""
+    while True:
+        sample_pool(pool)
+        await asyncio.sleep(SAMPLE_SECONDS)
+
+
+@contextlib.contextmanager
+def shared_directory(workers: int) -> Iterator[None]:
+    """With several workers, a fresh folder for their metric files, removed afterwards."""
+    if workers <= 1:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="rujuk-metrics-") as folder:
+        os.environ[MULTIPROCESS_VARIABLE] = folder
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_VARIABLE]
+
+
+def endpoint(token: str | None) -> Callable[[Request], Awaitable[Response]]:
+    """GET /metrics: with a token, only for `Authorization: Bearer <token>`; without one,
+    only for loopback clients."""
+    expected = f"Bearer {token}".encode() if token is not None else None
+
+    async def metrics(request: Request) -> Response:
+        if expected is not None:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return PlainTextResponse(
+                    "a valid metrics token is required\n",
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        elif not _loopback(request):
+            return PlainTextResponse(
+                "metrics are served to loopback clients only (or set RUJUK_METRICS_TOKEN)\n",
+                status_code=403,
+            )
+        pool = request.app.state.runtime.pool
+        database: dict[int, int] | None = None
+        try:
+            database = await asyncio.wait_for(event_queries.graph_versions(pool), DATABASE_SECONDS)
+        except Exception as error:
+            logger.warning("metrics: graph versions unreadable (%s)", type(error).__name__)
+        # After the query, which is not one of the pool's users to report.
+        sample_pool(pool)
+        return Response(exposition(database), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def exposition(database: dict[int, int] | None) -> bytes:
+    """Every metric in the text format, with each program's lag when the database answered."""
+    if MULTIPROCESS_DIR is not None:
+        _forget_dead_workers(Path(MULTIPROCESS_DIR))
+        source = CollectorRegistry()
+        multiprocess.MultiProcessCollector(source, MULTIPROCESS_DIR)  # type: ignore[no-untyped-call]
+    else:
+        source = REGISTRY
+    families = list(source.collect())
+    output = CollectorRegistry()
+    output.register(_Collected(families, database))
+    return generate_latest(output)
+
+
+class _Collected(Collector):
+    def __init__(self, families: list[Metric], database: dict[int, int] | None) -> None:
+        self.families = families
+        self.database = database
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self.families
+        if self.database is None:
+            return
+        in_memory = {
+            sample.labels["program"]: sample.value
+            for family in self.families
+            if family.name == "rujuk_graph_version"
+            for sample in family.samples
+        }
+        lag = GaugeMetricFamily(
+            "rujuk_graph_version_lag",
+            "Events committed to the database that a worker has not applied yet, per program.",
+            labels=["program"],
+        )
+        for program_id, version in sorted(self.database.items()):
+            label = to_global_id("Program", program_id)
+            lag.add_metric([label], max(0.0, version - in_memory.get(label, 0.0)))
+        yield lag
+
+
+_GAUGE_FILE = re.compile(r"gauge_live\w*_(\d+)\.db")
+
+
+def _forget_dead_workers(folder: Path) -> None:
+    """Drop the live gauges of workers that died (uvicorn replaces them with new ones)."""
+    for path in folder.glob("gauge_live*_*.db"):
+        matched = _GAUGE_FILE.fullmatch(path.name)
+        if matched is None:
+            continue
+        pid = int(matched.group(1))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, str(folder))  # type: ignore[no-untyped-call]
+        except PermissionError:
+            pass
+
+
+def _loopback(request: Request) -> bool:
+    client = request.client
+    if client is None:
+        return False
+    try:
+        return ipaddress.ip_address(client.host).is_loopback
+    except ValueError:
+        return False
