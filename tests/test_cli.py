@@ -302,6 +302,8 @@ async def test_an_unreachable_database_is_one_line(
         ({"RUJUK_DB_POOL_TIMEOUT": "soon"}, "RUJUK_DB_POOL_TIMEOUT"),
         ({"RUJUK_DB_CONNECT_TIMEOUT": "-1"}, "RUJUK_DB_CONNECT_TIMEOUT"),
         ({"RUJUK_DB_STATEMENT_TIMEOUT": "nan"}, "RUJUK_DB_STATEMENT_TIMEOUT"),
+        ({"RUJUK_METRICS_TOKEN": "short"}, "RUJUK_METRICS_TOKEN"),
+        ({"RUJUK_LOG_FORMAT": "xml"}, "RUJUK_LOG_FORMAT"),
     ],
 )
 async def test_bad_settings_are_one_line(

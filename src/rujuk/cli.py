@@ -249,7 +249,11 @@ def _serve_on(
     # the signal's default action lets the embedded PostgreSQL stop with us.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     print(f"rujuk: GraphiQL at {base}/graphql", flush=True)
-    if token is None:
+    if settings.admin_token is not None:
+        print(
+            "rujuk: admin token: RUJUK_ADMIN_TOKEN's (header Authorization: Bearer ...)", flush=True
+        )
+    elif token is None:
         print(
             "rujuk: no admin token: create one with `rujuk token create --role ADMIN --label NAME`"
             " (or set RUJUK_ADMIN_TOKEN)",
@@ -257,7 +261,7 @@ def _serve_on(
         )
     else:
         print(f"rujuk: admin token (header Authorization: Bearer ...): {token}", flush=True)
-    if token is not None and settings.embedded and not is_loopback(args.host):
+    if (token or settings.admin_token) and settings.embedded and not is_loopback(args.host):
         kept = (
             ""
             if settings.admin_token
@@ -291,7 +295,7 @@ def _exit_on_sigterm(_signal: int, _frame: object) -> None:
 
 
 async def _prepare(settings: Settings, url: str, *, seed_demo: bool) -> str | None:
-    """Seed the demo when asked and empty; in development, the admin token to print."""
+    """Seed the demo when asked and empty; in development, the admin token minted to print."""
     from rujuk import demo
     from rujuk.services import tokens
 
@@ -304,8 +308,9 @@ async def _prepare(settings: Settings, url: str, *, seed_demo: bool) -> str | No
                 await demo.seed_demo(seeding)
             finally:
                 await seeding.close()
+        # RUJUK_ADMIN_TOKEN is the operator's own: printed, it would end up in the logs.
         if settings.admin_token is not None:
-            return settings.admin_token
+            return None
         if settings.embedded:
             return await tokens.development_admin_token(runtime, settings.data_dir)
         return None

@@ -70,8 +70,10 @@ def logging_config(level: str, log_format: str) -> dict[str, Any]:
         },
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
-            name: {"level": level, "handlers": [], "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            "uvicorn": {"level": level, "handlers": [], "propagate": True},
+            "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
+            # Its lines hold the query string (GraphQL variables over GET); rujuk.access's don't.
+            "uvicorn.access": {"handlers": [], "propagate": False},
         },
     }
 
