@@ -12,7 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
+from rujuk.app import create_app
+from tests.conftest import app_settings
 from tests.fixtures import CREATE_PROGRAM, DEFAULT_TIERS, REGISTER
 from tests.graphql_client import ADMIN_TOKEN
 from tests.servers import running_server
@@ -246,3 +249,22 @@ async def until_async(condition: Callable[[], Awaitable[bool]], seconds: float) 
     while not await condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.2)
+
+
+def test_subscription_errors_over_websocket_carry_the_request_id(
+    database_url: str, tmp_path: Path
+) -> None:
+    app = create_app(app_settings(tmp_path), database_url)
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        ws.send_json({"type": "connection_init", "payload": AUTH})
+        assert ws.receive_json()["type"] == "connection_ack"
+        query = "subscription($p: ID!) { referralCreated(programId: $p) { code } }"
+        payload = {"query": query, "variables": {"p": "UHJvZ3JhbTo5OTk5"}}
+        ws.send_json({"id": "1", "type": "subscribe", "payload": payload})
+        answer = ws.receive_json()
+        errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+        assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+        assert GENERATED.fullmatch(errors[0]["extensions"]["requestId"])

@@ -99,6 +99,19 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     )
 
 
+def with_request_id(error: GraphQLError, request_id: str) -> GraphQLError:
+    """A copy of the error naming its request (the original may be a cached one)."""
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "requestId": request_id},
+    )
+
+
 def classify_in_place(error: GraphQLError, request_id: str) -> None:
     if "code" not in (error.extensions or {}):
         classified = classify(error, request_id)

@@ -28,7 +28,7 @@ from strawberry.types.execution import ExecutionResult
 
 from rujuk.observe import note_operation
 from rujuk.schema.cost import enforce, length_refusal, operation_cost, shape_refusal
-from rujuk.schema.errors import classify, classify_in_place
+from rujuk.schema.errors import classify, classify_in_place, with_request_id
 
 # Bounded caches: a public endpoint must not grow memory with unique query texts.
 CACHE_SIZE = 512
@@ -71,7 +71,9 @@ class RequestGuard(SchemaExtension):
             )
         result = execution.result
         if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
-            result.errors = [classify(e, request_id) for e in result.errors]
+            result.errors = [
+                with_request_id(classify(e, request_id), request_id) for e in result.errors
+            ]
         # Errors that leave before any result exists are the objects kept here.
         for pending in execution.pre_execution_errors or []:
             classify_in_place(pending, request_id)
@@ -97,7 +99,9 @@ class RequestGuard(SchemaExtension):
         # Subscription events (and operations over WebSocket) leave before on_operation ends.
         request_id = getattr(self.execution_context.context, "request_id", "-")
         if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
-            result.errors = [classify(e, request_id) for e in result.errors]
+            result.errors = [
+                with_request_id(classify(e, request_id), request_id) for e in result.errors
+            ]
         yield
 
     def get_results(self) -> dict[str, Any]:
