@@ -96,7 +96,19 @@ class Exchange:
                 fields["outcome"] = outcome
                 if self.codes:
                     fields["errorCodes"] = self.codes
-            logger.info("request", extra={"fields": fields})
+            # Made directly: logger.info would walk the stack for a caller nobody logs.
+            logger.handle(
+                logger.makeRecord(
+                    logger.name,
+                    logging.INFO,
+                    __file__,
+                    0,
+                    "request",
+                    (),
+                    None,
+                    extra={"fields": fields},
+                )
+            )
 
 
 async def observed(scope: Scope, receive: Receive, send: Send, app: Any) -> None:
