@@ -67,6 +67,17 @@ async def test_errors_of_strawberrys_path_and_of_the_transport_carry_it_too(
     )
     assert malformed.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     assert error_ids(malformed) == ["req-1"]
+    mutation_over_get = await http.get(
+        "/graphql",
+        params={"query": "mutation { settleRewards(input: {}) { approvedCount } }"},
+        headers=headers,
+    )
+    assert mutation_over_get.status_code == 405
+    assert error_ids(mutation_over_get) == ["req-1"]
+    unknown_hash = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    persisted = await http.post("/graphql", json={"extensions": unknown_hash}, headers=headers)
+    assert persisted.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    assert error_ids(persisted) == ["req-1"]
     too_large = await http.post(
         "/graphql", content=b"x" * (1024 * 1024 + 1), headers={**headers, "X-Request-ID": "big"}
     )

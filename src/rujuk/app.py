@@ -125,7 +125,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                     request.app.state.runtime.pool, query, extensions
                 )
             except RequestError as error:
-                return self._refusal(sub_response, error)
+                return self._refusal(request, sub_response, error)
         if query is None:
             return None
         context = await self.get_context(request, sub_response)
@@ -168,7 +168,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 request.app.state.runtime.pool, query or None, extensions
             )
         except RequestError as error:
-            return request, self._refusal(sub_response, error)
+            return request, self._refusal(request, sub_response, error)
         if document is None:
             return request, None
         kind = operation_type(self.graphql_schema, document, params.get("operationName"))
@@ -177,10 +177,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             refusal = RequestError(
                 "mutations are not allowed over GET: send them by POST", "METHOD_NOT_ALLOWED"
             )
-            return request, self._refusal(sub_response, refusal, 405)
+            return request, self._refusal(request, sub_response, refusal, 405)
         if kind is GraphQLOperation.SUBSCRIPTION:
             refusal = RequestError(SUBSCRIPTIONS_OVER_WEBSOCKET, NOT_SUPPORTED)
-            return request, self._refusal(sub_response, refusal)
+            return request, self._refusal(request, sub_response, refusal)
         if document != query:
             scope = dict(request.scope)
             scope["query_string"] = urlencode({**params, "query": document}).encode()
@@ -188,15 +188,23 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return request, None
 
     def _refusal(
-        self, sub_response: Response, error: RequestError, status: int | None = None
+        self,
+        request: Request,
+        sub_response: Response,
+        error: RequestError,
+        status: int | None = None,
     ) -> Response:
         """A request refused before any operation ran, as a GraphQL error with its code."""
         if status is not None:
             sub_response.status_code = status
-        return self.create_response(
-            {"data": None, "errors": [{"message": str(error), "extensions": error.extensions}]},
-            sub_response,
-        )
+        refused: GraphQLHTTPResponse = {
+            "data": None,
+            "errors": [{"message": str(error), "extensions": error.extensions}],
+        }
+        exchange = exchange_of(request.scope)
+        if exchange is not None:
+            exchange.errors_answered(refused)
+        return self.create_response(refused, sub_response)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
