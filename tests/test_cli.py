@@ -109,7 +109,7 @@ async def test_help_shows_defaults_and_environment_variables(tmp_path: Path) -> 
     for text in (top.out, serve.out):
         for variable in configured_variables():
             assert variable in text, (variable, text)
-    for variable in ("DATABASE_URL", "RUJUK_DATA_DIR"):
+    for variable in ("DATABASE_URL", "RUJUK_DATA_DIR", "RUJUK_LOG_FORMAT"):
         assert variable in demo.out
         assert variable in token.out
 

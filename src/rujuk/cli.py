@@ -48,6 +48,9 @@ ENVIRONMENT = {
     "RUJUK_DATA_DIR": "embedded database and development admin token (default: ./.rujuk)",
     "RUJUK_ADMIN_TOKEN": "accepted as an ADMIN token (16+ characters; default: unset)",
     "RUJUK_LOG_LEVEL": "CRITICAL, ERROR, WARNING, INFO or DEBUG (default: INFO)",
+    "RUJUK_LOG_FORMAT": "text: readable lines; json: one JSON object per line (default: text)",
+    "RUJUK_METRICS_TOKEN": "Bearer token GET /metrics requires (16+ characters; default: unset,"
+    " /metrics answers loopback clients only)",
     "RUJUK_CORS_ORIGINS": "browser origins allowed to call /graphql, comma-separated, or *"
     " (default: none)",
     "RUJUK_MAX_QUERY_COST": "costlier operations are refused (default: 50000)",
@@ -64,7 +67,7 @@ ENVIRONMENT = {
     "RUJUK_WEBHOOKS_ALLOW_PRIVATE": "1: webhook endpoints may be http:// and private addresses"
     " (development and tests only; default: 0)",
 }
-DATABASE_ENVIRONMENT = ("DATABASE_URL", "RUJUK_DATA_DIR", "RUJUK_LOG_LEVEL")
+DATABASE_ENVIRONMENT = ("DATABASE_URL", "RUJUK_DATA_DIR", "RUJUK_LOG_LEVEL", "RUJUK_LOG_FORMAT")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
