@@ -125,17 +125,18 @@ async def test_pool_waiting_counts_requests_queued_for_a_connection(
 ) -> None:
     program = await create_program(gql)
     pool = app.state.runtime.pool
-    release = asyncio.Event()
+    release, all_held = asyncio.Event(), asyncio.Event()
     holding: list[None] = []
 
     async def hold() -> None:
         async with pool.acquire():
             holding.append(None)
+            if len(holding) == pool.get_max_size():
+                all_held.set()
             await release.wait()
 
     holders = [asyncio.create_task(hold()) for _ in range(pool.get_max_size())]
-    while len(holding) < pool.get_max_size():
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(all_held.wait(), 10)
     try:
         stats = asyncio.create_task(
             gql.post(
