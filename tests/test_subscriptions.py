@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.testclient import TestClient, WebSocketTestSession
 
 from rujuk.app import create_app
+from rujuk.ids import local_id
 from tests.conftest import app_settings
 from tests.fixtures import CREATE_PROGRAM, DEFAULT_TIERS, REGISTER
 from tests.graphql_client import ADMIN_TOKEN
@@ -24,12 +27,24 @@ def post(client: TestClient, query: str, variables: dict[str, Any]) -> dict[str,
     return data
 
 
-def subscribe(ws: WebSocketTestSession, query: str, variables: dict[str, Any]) -> None:
+def subscribe(
+    ws: WebSocketTestSession, app: Starlette, query: str, variables: dict[str, Any]
+) -> None:
+    """Start the subscription and wait until it follows its program's events (an event
+    applied before that is not the subscriber's: without the wait the test raced it)."""
+    program = local_id(variables["p"], "Program")
+    assert program is not None
+    graphs = app.state.runtime.graphs
+    before = graphs.listener_count(program)
     ws.send_json({"type": "connection_init", "payload": AUTH})
     assert ws.receive_json()["type"] == "connection_ack"
     ws.send_json(
         {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}
     )
+    deadline = time.monotonic() + 10
+    while graphs.listener_count(program) == before:
+        assert time.monotonic() < deadline, "the subscription did not start"
+        time.sleep(0.01)
 
 
 def test_reward_earned_and_referral_created(database_url: str, tmp_path: Path) -> None:
@@ -46,6 +61,7 @@ def test_reward_earned_and_referral_created(database_url: str, tmp_path: Path) -
         with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
             subscribe(
                 ws,
+                app,
                 "subscription($p: ID!) { referralCreated(programId: $p) "
                 "{ code status referee { externalId } referrer { externalId } } }",
                 {"p": program_id},
@@ -73,6 +89,7 @@ def test_reward_earned_and_referral_created(database_url: str, tmp_path: Path) -
         with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
             subscribe(
                 ws,
+                app,
                 "subscription($p: ID!, $c: ID) { rewardEarned(programId: $p, customerId: $c) "
                 "{ amount level beneficiary { externalId } purchase { orderId } } }",
                 {"p": program_id, "c": root["id"]},

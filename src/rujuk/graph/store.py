@@ -210,6 +210,10 @@ class GraphStore:
         self._event_listeners[program_id].add(listener)
         return lambda: self._event_listeners[program_id].discard(listener)
 
+    def listener_count(self, program_id: int) -> int:
+        """How many listeners follow the program's events now."""
+        return len(self._event_listeners.get(program_id, ()))
+
     @property
     def listening(self) -> bool:
         """Whether other workers' commits reach this process (LISTEN connected)."""
