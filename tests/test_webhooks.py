@@ -18,13 +18,15 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from rujuk.app import create_app
 from rujuk.config import ConfigError, load_settings
+from rujuk.db.pool import create_pool
 from rujuk.services.webhook_dispatcher import PER_ENDPOINT, WebhookDispatcher
-from rujuk.services.webhook_events import EVENT_TYPES
+from rujuk.services.webhook_events import EVENT_TYPES, Outbox
 from rujuk.services.webhook_urls import UrlRefused, refusal, resolve
 from tests.conftest import app_settings
 from tests.fixtures import chain, create_program, register, register_ok
 from tests.graphql_client import GraphQLClient
 from tests.ledger import ERASE, REVIEW, SETTLE, paid, refund
+from tests.servers import free_port
 from tests.test_auth import api_token
 from tests.webhook_receiver import Receiver, eventually, running_receiver
 
@@ -668,3 +670,18 @@ async def test_an_attempt_connects_to_the_address_it_checked() -> None:
     assert (secure.host_header, secure.server_name) == ("localhost", "localhost")
     with pytest.raises(UrlRefused, match="loopback"):
         await resolve("https://localhost/hook", allow_private=False)
+
+
+async def test_a_dispatcher_starts_while_its_listener_cannot_connect(database_url: str) -> None:
+    """A worker starting during a database outage (the second of --workers 2 finishing its
+    load as the database froze) must not fail its start-up on the webhook listener: that
+    failure stopped the whole server."""
+    unreachable = f"postgresql://rujuk@127.0.0.1:{free_port()}/rujuk"
+    pool = await create_pool(database_url, connect_timeout=1)
+    dispatcher = WebhookDispatcher(pool, unreachable, Outbox(pool), allow_private=True)
+    try:
+        await asyncio.wait_for(dispatcher.start(), timeout=5)
+        assert not dispatcher.listening
+    finally:
+        await dispatcher.close()
+        await pool.close()

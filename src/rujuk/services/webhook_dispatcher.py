@@ -26,6 +26,7 @@ import asyncpg
 import httpx
 
 from rujuk import ids
+from rujuk.config import ConfigError
 from rujuk.db import webhooks as webhook_queries
 from rujuk.db.pool import Pool, connect
 from rujuk.errors import ServiceUnavailable
@@ -111,8 +112,20 @@ class WebhookDispatcher:
             headers={"user-agent": USER_AGENT},
             trust_env=False,
         )
-        await self._listen()
+        try:
+            await self._listen()
+        except (ConfigError, ServiceUnavailable, OSError, asyncpg.PostgresError) as exc:
+            # Start serving anyway: a worker that starts during an outage (the second of
+            # --workers 2, loading after the first) must not fail its start-up here, which
+            # stops the whole server; each poll finds the work meanwhile.
+            logger.warning("webhook listener not connected yet (%s); retrying", exc)
+            self._schedule_relisten()
         self._loop_task = asyncio.create_task(self._run(), name="webhook-dispatcher")
+
+    @property
+    def listening(self) -> bool:
+        """Whether endpoint changes and new events reach this worker at once."""
+        return self._listener is not None
 
     async def close(self) -> None:
         """Stop claiming and cancel attempts in flight (their leases will pass: retried)."""
@@ -128,7 +141,7 @@ class WebhookDispatcher:
             await self._client.aclose()
 
     async def _listen(self) -> None:
-        listener = await connect(self._database_url)
+        listener = await connect(self._database_url, connect_timeout=self._pool.connect_timeout)
         listener.add_termination_listener(self._listener_lost)
         await listener.add_listener(webhook_queries.WEBHOOK_CHANNEL, self._notified)
         self._listener = listener
@@ -145,9 +158,12 @@ class WebhookDispatcher:
         self._listener = None
         self._outbox.forget()
         if not self._closing:
-            task = asyncio.get_running_loop().create_task(self._relisten())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._schedule_relisten()
+
+    def _schedule_relisten(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._relisten())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _relisten(self) -> None:
         while not self._closing and self._listener is None:
