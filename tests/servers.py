@@ -66,7 +66,7 @@ async def running_server(
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            await wait_healthy(base, process, log_path)
+            await wait_healthy(base, process, log_path, workers)
             yield base
         finally:
             if process.returncode is None:
@@ -78,17 +78,27 @@ async def running_server(
                     await process.wait()
 
 
-async def wait_healthy(base: str, process: asyncio.subprocess.Process, log: Path) -> None:
-    """Poll /healthz until it answers 200 (the server migrates and loads first)."""
+async def wait_healthy(
+    base: str, process: asyncio.subprocess.Process, log: Path, workers: int = 1
+) -> None:
+    """Poll /healthz until it answers 200 from `workers` distinct workers (the server
+    migrates and loads first; with --workers N the workers load one after another, and a
+    test that starts before the last has loaded races its start-up)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT
-    async with httpx.AsyncClient(timeout=2) as client:
+    healthy: set[int] = set()
+    # A new connection for each probe: the kernel hands each to a worker that accepts.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=2, limits=limits) as client:
         while loop.time() < deadline:
             if process.returncode is not None:
                 raise AssertionError(f"rujuk serve exited: {await _tail(log)}")
             try:
-                if (await client.get(f"{base}/healthz")).status_code == 200:
-                    return
+                answer = await client.get(f"{base}/healthz")
+                if answer.status_code == 200:
+                    healthy.add(answer.json()["worker"])
+                    if len(healthy) >= workers:
+                        return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.05)

@@ -37,7 +37,13 @@ async def test_serve_answers_graphql_over_real_http(served: str) -> None:
     headers = {"Authorization": f"Bearer {ADMIN}"}
     async with httpx.AsyncClient(base_url=served, timeout=10) as client:
         health = await client.get("/healthz")
-        assert health.json() == {"status": "ok", "database": "ok", "graphEvents": "ok"}
+        assert health.json() == {
+            "status": "ok",
+            "database": "ok",
+            "graphEvents": "ok",
+            "worker": health.json()["worker"],
+        }
+        assert isinstance(health.json()["worker"], int)
         created = await client.post(
             "/graphql",
             json={

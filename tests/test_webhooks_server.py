@@ -43,7 +43,7 @@ async def serve(
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            await wait_healthy(base, process, log_path)
+            await wait_healthy(base, process, log_path, workers)
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
                 yield GraphQLClient(client), process
         finally:

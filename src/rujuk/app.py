@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -347,11 +348,13 @@ def create_app(settings: Settings, database_url: str) -> RujukApp:
 
     async def healthz(request: Request) -> Response:
         checks = await request.app.state.runtime.health()
+        # The worker that answered: with --workers N, which of them is (un)healthy.
+        worker = {"worker": os.getpid()}
         if all(state == "ok" for state in checks.values()):
-            return JSONResponse({"status": "ok", **checks})
+            return JSONResponse({"status": "ok", **checks, **worker})
         logger.warning("health check failed: %s", checks)
         return JSONResponse(
-            {"status": "unavailable", **checks},
+            {"status": "unavailable", **checks, **worker},
             status_code=503,
             headers={"Retry-After": str(ServiceUnavailable.retry_after)},
         )
