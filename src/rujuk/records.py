@@ -15,6 +15,21 @@ class TierRule:
     min_qualified_referrals: int
     min_network_revenue: Decimal
     level_rates: tuple[Decimal, ...]
+    # Flat amounts per level, added to the rate's reward (index 0 = level 1).
+    level_amounts: tuple[Decimal, ...] = ()
+
+    @property
+    def levels(self) -> int:
+        """How many levels the tier pays: the longer of its rates and its amounts."""
+        return max(len(self.level_rates), len(self.level_amounts))
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneRule:
+    """A one-off bonus when a customer's qualified referrals reach a threshold."""
+
+    qualified_referrals: int
+    reward: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +45,22 @@ class Program:
     hold_days: int
     compression: bool
     created_at: datetime
+    # Contract v2 (rewards.md, "Rule versions"): the defaults are a version-1 program's.
+    rules_version: int = 1
+    active: bool = True
+    time_zone: str = "Asia/Jakarta"
+    min_purchase_amount: Decimal = Decimal(0)
+    commission_window_days: int | None = None
+    commission_purchase_limit: int | None = None
+    monthly_cap_per_referrer: Decimal | None = None
+    milestones: tuple[MilestoneRule, ...] = ()
+    blocked_email_domains: tuple[str, ...] = ()
+    max_signups_per_ip_per_day: int = 10
 
     @property
     def max_levels(self) -> int:
-        """The longest levelRates of any tier: no ancestor above it earns."""
-        return max(len(t.level_rates) for t in self.tiers)
+        """The most levels any tier pays: no ancestor above it earns."""
+        return max(t.levels for t in self.tiers)
 
 
 @dataclass(frozen=True, slots=True)
