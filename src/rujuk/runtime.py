@@ -12,6 +12,7 @@ from rujuk.db.pool import Pool, create_pool
 from rujuk.errors import ServiceUnavailable
 from rujuk.graph import GraphStore
 from rujuk.graph.ranking_cache import RankingCache
+from rujuk.graph.writes import GraphWrites
 from rujuk.services.purchase_writer import PurchaseWriter
 from rujuk.services.webhook_dispatcher import WebhookDispatcher
 from rujuk.services.webhook_events import Outbox
@@ -25,6 +26,7 @@ class Runtime:
     database_url: str
     pool: Pool
     graphs: GraphStore
+    graph_writes: GraphWrites
     signing_key: bytes
     rankings: RankingCache
     callers: CallerCache
@@ -58,6 +60,7 @@ class Runtime:
             statement_timeout=settings.db_statement_timeout,
         )
         graphs = GraphStore(pool)
+        writes = GraphWrites(graphs)
         key = await token_queries.signing_key(pool)
         outbox = Outbox(pool)
         return cls(
@@ -65,10 +68,11 @@ class Runtime:
             database_url,
             pool,
             graphs,
+            writes,
             key,
             RankingCache(graphs),
             CallerCache(),
-            PurchaseWriter(pool, graphs, outbox),
+            PurchaseWriter(pool, writes, outbox),
             outbox,
             WebhookDispatcher(pool, database_url, outbox, settings.webhooks_allow_private),
         )

@@ -31,24 +31,6 @@ def reward_from_row(row: Any) -> Reward:
     return Reward(**values)
 
 
-async def lock_for_order(
-    conn: Connection, program_id: int, order_id: str
-) -> tuple[int, Purchase | None] | None:
-    """Lock the program for a ledger write; its graph version and the order's purchase, if any.
-
-    Two statements on purpose: under READ COMMITTED a statement that waited for the lock
-    re-reads the locked row but not the rows joined to it, so a purchase committed by the
-    lock's previous holder would go unseen (and its retry would hit the unique key). The
-    second statement takes a new snapshot, after the lock is ours.
-    """
-    version = await conn.fetchval(
-        "SELECT graph_version FROM program WHERE id = $1 FOR UPDATE", program_id
-    )
-    if version is None:
-        return None
-    return version, (await find_purchases(conn, program_id, [order_id])).get(order_id)
-
-
 async def lock_ledger(conn: Connection, program_id: int) -> int | None:
     """Lock the program for a ledger write; its graph version (None: no such program)."""
     version: int | None = await conn.fetchval(

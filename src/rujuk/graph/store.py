@@ -12,8 +12,7 @@ import contextlib
 import gc
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -26,13 +25,21 @@ from rujuk.db import graph_load
 from rujuk.db import programs as program_queries
 from rujuk.db.pool import UNAVAILABLE, Connection, Pool
 from rujuk.errors import ServiceUnavailable
+from rujuk.graph.events import (
+    CustomerErased,
+    CustomerRegistered,
+    GraphEvent,
+    PurchaseRecorded,
+    PurchaseRefunded,
+    ReferralReviewed,
+    from_json,
+)
 from rujuk.graph.referral_graph import Member, MemberTable, ReferralGraph, epoch_micros
 from rujuk.records import Program
 
 logger = logging.getLogger(__name__)
 
-GraphEvent = tuple[int, int, str, dict[str, Any]]
-EventListener = Callable[[int, str, dict[str, Any]], None]
+EventListener = Callable[[int, GraphEvent], None]
 
 
 class GraphStore:
@@ -47,7 +54,7 @@ class GraphStore:
         self._watchdog: asyncio.Task[None] | None = None
         self._event_listeners: dict[int, set[EventListener]] = defaultdict(set)
         # Writes of this process that hold (or held) their program's lock and have not been
-        # applied yet, by (program, version): see GraphWrite.
+        # applied yet, by (program, version): see graph/writes.py.
         self._in_flight: dict[tuple[int, int], asyncio.Future[None]] = {}
 
     def graph(self, program_id: int) -> ReferralGraph:
@@ -129,7 +136,7 @@ class GraphStore:
         graph = self.graph(program_id)
         pending = await event_queries.events_after(conn or self.pool, program_id, graph.version)
         for version, kind, payload in pending:
-            self.apply(program_id, version, kind, payload)
+            self.apply(program_id, version, from_json(kind, payload))
 
     async def catch_up_to(self, program_id: int, version: int, conn: Connection) -> ReferralGraph:
         """The graph at the version just locked: every earlier commit applied, nothing later.
@@ -149,61 +156,58 @@ class GraphStore:
                 break
         return graph
 
-    def write(self, program_id: int) -> GraphWrite:
-        """A graph write this process is about to make (use with `async with`)."""
-        return GraphWrite(self, program_id)
+    def expect(self, program_id: int, version: int) -> None:
+        """A write of this process holds the program's lock and will commit this version:
+        writers after it await its application rather than read it back."""
+        self._in_flight[(program_id, version)] = asyncio.get_running_loop().create_future()
 
     async def committed(
-        self,
-        program_id: int,
-        version: int,
-        kind: str,
-        payload: dict[str, Any],
-        conn: Connection | Pool,
+        self, program_id: int, version: int, event: GraphEvent, conn: Connection | Pool
     ) -> None:
         """Apply an event this process just committed (catching up first if others came
         between, on conn: the connection the writer holds, or the pool if it holds none)."""
         graph = self.graph(program_id)
         if graph.version == version - 1:
-            self.apply(program_id, version, kind, payload)
+            self.apply(program_id, version, event)
         elif graph.version < version:
             await self.catch_up(program_id, conn)
-        self._settle(program_id, version)
+        self.settle(program_id, version)
 
-    def _settle(self, program_id: int, version: int) -> None:
+    def settle(self, program_id: int, version: int) -> None:
+        """The write of this version is applied, or failed: its waiters go on."""
         waiting = self._in_flight.pop((program_id, version), None)
         if waiting is not None and not waiting.done():
             waiting.set_result(None)
 
-    def apply(self, program_id: int, version: int, kind: str, payload: dict[str, Any]) -> None:
+    def apply(self, program_id: int, version: int, event: GraphEvent) -> None:
         """Apply one event if it is the next one of its program; ignore it otherwise."""
         graph = self.graph(program_id)
         if version != graph.version + 1:
             return
-        if kind == "customer_registered":
+        if isinstance(event, PurchaseRecorded):
+            graph.record_spend(event.customer_id, event.delta, purchases=1)
+        elif isinstance(event, CustomerRegistered):
             graph.add_member(
                 Member(
-                    id=payload["id"],
-                    external_id=payload["external_id"],
-                    joined_micros=epoch_micros(datetime.fromisoformat(payload["joined_at"])),
-                    referrer=payload["referrer_id"],
-                    link_status=payload["status"],
+                    id=event.id,
+                    external_id=event.external_id,
+                    joined_micros=epoch_micros(event.joined_at),
+                    referrer=event.referrer_id,
+                    link_status=event.status,
                 )
             )
-        elif kind == "purchase_recorded":
-            graph.record_spend(payload["customer_id"], Decimal(payload["delta"]), purchases=1)
-        elif kind == "purchase_refunded":
-            graph.record_spend(payload["customer_id"], -Decimal(payload["delta"]), purchases=0)
-        elif kind == "referral_reviewed":
-            graph.set_link_status(payload["referee_id"], payload["status"])
-        elif kind == "customer_erased":
-            graph.erase(payload["id"])
+        elif isinstance(event, PurchaseRefunded):
+            graph.record_spend(event.customer_id, -event.delta, purchases=0)
+        elif isinstance(event, ReferralReviewed):
+            graph.set_link_status(event.referee_id, event.status)
+        elif isinstance(event, CustomerErased):
+            graph.erase(event.id)
         else:
-            raise ValueError(f"unknown graph event {kind!r}")
+            raise ValueError(f"unknown graph event {event!r}")
         graph.version = version
-        metrics.event_applied(program_id, version, kind)
+        metrics.event_applied(program_id, version, event.kind)
         for listener in list(self._event_listeners.get(program_id, ())):
-            listener(version, kind, payload)
+            listener(version, event)
 
     def subscribe(self, program_id: int, listener: EventListener) -> Callable[[], None]:
         """Call listener with each event of the program applied from now on; return unsubscribe."""
@@ -352,46 +356,6 @@ def _extend(table: MemberTable, block: graph_load.MemberBlock, rows: list[int] |
     )
     for column, values in columns:
         column.extend(values if rows is None else [values[i] for i in rows])
-
-
-class GraphWrite:
-    """One graph write of this process (one or more consecutive versions), announced once
-    its versions are known (under the program's lock) and settled when applied, or when
-    the write fails.
-    """
-
-    def __init__(self, store: GraphStore, program_id: int) -> None:
-        self.store = store
-        self.program_id = program_id
-        self.versions: list[int] = []
-
-    def expect(self, version: int) -> None:
-        """The write will commit this version of the program's graph (the next after any
-        announced before)."""
-        self.versions.append(version)
-        loop = asyncio.get_running_loop()
-        self.store._in_flight[(self.program_id, version)] = loop.create_future()
-
-    async def committed(self, kind: str, payload: dict[str, Any], conn: Connection | Pool) -> None:
-        """The write of one version committed: apply it to the graph, reading any events
-        committed in between through conn (the writer's own connection if it holds one:
-        a task never awaits a second pooled connection while holding one)."""
-        await self.committed_all([(kind, payload)], conn)
-
-    async def committed_all(
-        self, events: Sequence[tuple[str, dict[str, Any]]], conn: Connection | Pool
-    ) -> None:
-        """The write committed: apply its events, one per announced version, in order."""
-        assert len(events) == len(self.versions)
-        for version, (kind, payload) in zip(self.versions, events, strict=True):
-            await self.store.committed(self.program_id, version, kind, payload, conn)
-
-    async def __aenter__(self) -> GraphWrite:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        for version in self.versions:
-            self.store._settle(self.program_id, version)
 
 
 # How long a writer waits for this process's previous write to be applied before reading

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TypeVar
 
 from rujuk import metrics
 from rujuk.access import Principal
@@ -17,6 +17,7 @@ from rujuk.db import customers as customer_queries
 from rujuk.db import purchases as purchase_queries
 from rujuk.db import referrals as referral_queries
 from rujuk.errors import RequestError
+from rujuk.graph.events import CustomerRegistered, GraphEvent, PurchaseRecorded
 from rujuk.records import Referral, Reward
 from rujuk.runtime import Runtime
 
@@ -26,14 +27,17 @@ logger = logging.getLogger(__name__)
 MAX_BACKLOG = 1000
 
 
-async def _events(runtime: Runtime, program_id: int, kind: str) -> AsyncIterator[dict[str, Any]]:
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=MAX_BACKLOG)
+E = TypeVar("E", CustomerRegistered, PurchaseRecorded)
 
-    def on_event(_version: int, event_kind: str, payload: dict[str, Any]) -> None:
-        if event_kind != kind:
+
+async def _events(runtime: Runtime, program_id: int, kind: type[E]) -> AsyncIterator[E]:
+    queue: asyncio.Queue[E] = asyncio.Queue(maxsize=MAX_BACKLOG)
+
+    def on_event(_version: int, event: GraphEvent) -> None:
+        if not isinstance(event, kind):
             return
         try:
-            queue.put_nowait(payload)
+            queue.put_nowait(event)
         except asyncio.QueueFull:
             logger.warning(
                 "a subscriber of program %s is too slow; an event was dropped", program_id
@@ -69,10 +73,8 @@ async def rewards_earned(
         if customer is None or customer.program_id != program:
             raise RequestError("no such customer in this program", "NOT_FOUND")
         principal.require_details(program, customer_id)
-    async for payload in _events(runtime, program, "purchase_recorded"):
-        for reward in await purchase_queries.purchase_rewards(
-            runtime.pool, [payload["purchase_id"]]
-        ):
+    async for recorded in _events(runtime, program, PurchaseRecorded):
+        for reward in await purchase_queries.purchase_rewards(runtime.pool, [recorded.purchase_id]):
             if customer_id is None or reward.beneficiary_id == customer_id:
                 yield reward
 
@@ -84,9 +86,9 @@ async def referrals_created(
     principal.require_authenticated()
     program = await _check_program(runtime, program_id)
     principal.require_manager(program)
-    async for payload in _events(runtime, program, "customer_registered"):
-        if payload["referrer_id"] is None:
+    async for registered in _events(runtime, program, CustomerRegistered):
+        if registered.referrer_id is None:
             continue
         async with runtime.pool.acquire() as conn:
-            found = await referral_queries.referrals_of_referees(conn, [payload["id"]])
+            found = await referral_queries.referrals_of_referees(conn, [registered.id])
         yield found[0]

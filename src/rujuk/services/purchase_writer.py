@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import Any
 
 import asyncpg
 
@@ -24,9 +23,10 @@ from rujuk.db import purchases as purchase_queries
 from rujuk.db.pool import Connection, Pool
 from rujuk.db.purchases import NewPurchase
 from rujuk.errors import DomainError, ServiceUnavailable
+from rujuk.graph.events import PurchaseRecorded
 from rujuk.graph.referral_graph import ReferralGraph
 from rujuk.graph.rewards import purchase_rewards
-from rujuk.graph.store import GraphStore
+from rujuk.graph.writes import GraphWrites
 from rujuk.group_commit import GroupCommit
 from rujuk.records import Program, Purchase, Reward
 from rujuk.services.webhook_events import Outbox, purchase_events
@@ -65,9 +65,10 @@ class _Unlocked(Enum):
 class PurchaseWriter:
     """Records purchases exactly once per (program, orderId), in group commits."""
 
-    def __init__(self, pool: Pool, graphs: GraphStore, outbox: Outbox) -> None:
+    def __init__(self, pool: Pool, writes: GraphWrites, outbox: Outbox) -> None:
         self._pool = pool
-        self._graphs = graphs
+        self._writes = writes
+        self._graphs = writes.store
         self._outbox = outbox
         self.batches: GroupCommit[int, PendingPurchase, PurchaseResult] = GroupCommit(
             self._commit, fails_all=(ServiceUnavailable,)
@@ -107,16 +108,14 @@ class PurchaseWriter:
         batch.price(pending)
         if not batch.new or any(isinstance(fate, DomainError) for fate in batch.fates):
             return _Unlocked.NEEDS_LOCK
-        version = graph.version
         # Only a program with endpoints pays a transaction around the statement (its events).
         webhooks = await self._outbox.subscribed(program.id)
-        async with self._graphs.write(program.id) as write:
-            for offset in range(len(batch.new)):
-                write.expect(version + 1 + offset)
+        async with self._writes.unlocked(program.id, graph.version) as write:
+            first_version = write.reserve(len(batch.new))
             try:
                 async with self._pool.acquire() as conn, _transaction(conn, bool(webhooks)):
                     stored = await purchase_queries.insert_purchases(
-                        conn, program.id, batch.new, created_at=now, first_version=version + 1
+                        conn, program.id, batch.new, created_at=now, first_version=first_version
                     )
                     if stored is not None:
                         await self._outbox.write(
@@ -126,11 +125,7 @@ class PurchaseWriter:
                 return _Unlocked.NEEDS_LOCK
             if stored is None:
                 return _Unlocked.STALE
-            # The connection is back in the pool: catching up (if another worker wrote
-            # in between) borrows one afresh.
-            await write.committed_all(
-                [("purchase_recorded", _event(purchase)) for purchase, _ in stored], self._pool
-            )
+            write.appended([_event(purchase) for purchase, _ in stored])
         return batch.outcomes(stored, [])
 
     async def _commit_locked(
@@ -138,34 +133,33 @@ class PurchaseWriter:
     ) -> list[PurchaseResult | Exception]:
         """Under the program's lock: catch up with every commit, look the orders up, price,
         store, commit."""
-        async with self._pool.acquire() as conn, self._graphs.write(program.id) as write:
-            async with conn.transaction():
-                version = await purchase_queries.lock_ledger(conn, program.id)
-                assert version is not None
-                graph = await self._graphs.catch_up_to(program.id, version, conn)
-                # After the lock: every purchase committed before it is seen.
-                recorded = await purchase_queries.find_purchases(
-                    conn, program.id, [p.order_id for p in pending]
-                )
-                batch = _Batch(graph, program, recorded)
-                batch.price(pending)
-                for offset in range(len(batch.new)):
-                    write.expect(version + 1 + offset)
-                stored: list[tuple[Purchase, list[Reward]]] = []
-                if batch.new:
-                    inserted = await purchase_queries.insert_purchases(
-                        conn, program.id, batch.new, created_at=now, first_version=version + 1
-                    )
-                    assert inserted is not None  # the lock is ours: nobody wrote since
-                    stored = inserted
-                    await self._outbox.write(conn, program.id, purchase_events(stored))
-                replayed = [p.id for p in recorded.values()]
-                rewards = []
-                if replayed:
-                    rewards = await purchase_queries.purchase_rewards(conn, replayed)
-            await write.committed_all(
-                [("purchase_recorded", _event(purchase)) for purchase, _ in stored], conn
+        async with (
+            self._pool.acquire() as conn,
+            self._writes.begin(conn, program.id) as write,
+        ):
+            # After the lock: every purchase committed before it is seen.
+            recorded = await purchase_queries.find_purchases(
+                conn, program.id, [p.order_id for p in pending]
             )
+            batch = _Batch(write.graph, program, recorded)
+            batch.price(pending)
+            stored: list[tuple[Purchase, list[Reward]]] = []
+            if batch.new:
+                inserted = await purchase_queries.insert_purchases(
+                    conn,
+                    program.id,
+                    batch.new,
+                    created_at=now,
+                    first_version=write.reserve(len(batch.new)),
+                )
+                assert inserted is not None  # the lock is ours: nobody wrote since
+                stored = inserted
+                write.appended([_event(purchase) for purchase, _ in stored])
+                await self._outbox.write(conn, program.id, purchase_events(stored))
+            replayed = [p.id for p in recorded.values()]
+            rewards = []
+            if replayed:
+                rewards = await purchase_queries.purchase_rewards(conn, replayed)
         return batch.outcomes(stored, rewards)
 
 
@@ -173,12 +167,8 @@ def _transaction(conn: Connection, wanted: bool) -> AbstractAsyncContextManager[
     return conn.transaction() if wanted else contextlib.nullcontext()
 
 
-def _event(purchase: Purchase) -> dict[str, Any]:
-    return {
-        "customer_id": purchase.customer_id,
-        "purchase_id": purchase.id,
-        "delta": str(purchase.amount),
-    }
+def _event(purchase: Purchase) -> PurchaseRecorded:
+    return PurchaseRecorded(purchase.customer_id, purchase.id, purchase.amount)
 
 
 class _Batch:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from rujuk.access import Principal
-from rujuk.db import events as event_queries
 from rujuk.db import purchases as purchase_queries
 from rujuk.errors import DomainError
+from rujuk.graph.events import PurchaseRefunded
 from rujuk.graph.rewards import FrozenReward, refunded_amounts
 from rujuk.money import amount_problem
 from rujuk.records import Program
@@ -96,69 +96,62 @@ async def refund_purchase(
     _check_key(refund_id, "refundId")
     if amount is not None:
         _check_amount(amount, program)
-    async with runtime.pool.acquire() as conn, runtime.graphs.write(program.id) as write:
-        async with conn.transaction():
-            locked = await purchase_queries.lock_for_order(conn, program.id, order_id)
-            assert locked is not None
-            version, purchase = locked
-            # After the lock: every refund committed before it is seen.
-            earlier = await purchase_queries.find_refund(conn, program.id, refund_id)
-            if earlier is not None:
-                if earlier.order_id != order_id or amount not in (None, earlier.amount):
-                    raise DomainError(
-                        "REFUND_CONFLICT",
-                        "this refundId was used for another order or amount",
-                        ["input", "refundId"],
-                    )
-                assert purchase is not None  # the refund's own purchase
-                current = await purchase_queries.purchase_rewards(conn, [purchase.id])
-                return PurchaseResult(purchase, current)
-            if purchase is None:
+    async with (
+        runtime.pool.acquire() as conn,
+        runtime.graph_writes.begin(conn, program.id) as uow,
+    ):
+        # After the lock: every refund and purchase committed before it is seen.
+        purchase = (await purchase_queries.find_purchases(conn, program.id, [order_id])).get(
+            order_id
+        )
+        earlier = await purchase_queries.find_refund(conn, program.id, refund_id)
+        if earlier is not None:
+            if earlier.order_id != order_id or amount not in (None, earlier.amount):
                 raise DomainError(
-                    "NOT_FOUND", "no purchase with this orderId", ["input", "orderId"]
+                    "REFUND_CONFLICT",
+                    "this refundId was used for another order or amount",
+                    ["input", "refundId"],
                 )
-            left = purchase.net_amount
-            refund = left if amount is None else amount
-            if refund <= 0:
-                raise DomainError(
-                    "INVALID_AMOUNT", "nothing is left to refund", ["input", "amount"]
-                )
-            if refund > left:
-                raise DomainError(
-                    "REFUND_EXCEEDS_PURCHASE",
-                    f"only {left} of this purchase is left to refund",
-                    ["input", "amount"],
-                )
-            # Frozen rates and tiers: a refund reads nothing from the graph, it only moves it.
-            write.expect(version + 1)
-            await purchase_queries.refund(conn, program.id, refund_id, purchase.id, refund)
-            rewards = await purchase_queries.purchase_rewards(conn, [purchase.id])
-            new_amounts = refunded_amounts(
-                program,
-                [
-                    FrozenReward(r.kind, r.level, r.rate, r.first_amount, r.status == "REVERSED")
-                    for r in rewards
-                ],
-                left - refund,
-            )
-            await purchase_queries.update_reward_amounts(
-                conn,
-                [(r.id, a) for r, a in zip(rewards, new_amounts, strict=True) if a != r.amount],
-                "REFUND",
-                f"refund of {refund}",
-            )
-            payload = {"customer_id": purchase.customer_id, "delta": str(refund)}
-            await event_queries.append_event(
-                conn, program.id, version + 1, "purchase_refunded", payload
-            )
-            refreshed = await purchase_queries.get_purchases(conn, [purchase.id])
+            assert purchase is not None  # the refund's own purchase
             current = await purchase_queries.purchase_rewards(conn, [purchase.id])
-            await runtime.outbox.write(
-                conn,
-                program.id,
-                webhook_events.refund_events(refreshed[0], refund, rewards, current),
+            return PurchaseResult(purchase, current)
+        if purchase is None:
+            raise DomainError("NOT_FOUND", "no purchase with this orderId", ["input", "orderId"])
+        left = purchase.net_amount
+        refund = left if amount is None else amount
+        if refund <= 0:
+            raise DomainError("INVALID_AMOUNT", "nothing is left to refund", ["input", "amount"])
+        if refund > left:
+            raise DomainError(
+                "REFUND_EXCEEDS_PURCHASE",
+                f"only {left} of this purchase is left to refund",
+                ["input", "amount"],
             )
-        await write.committed("purchase_refunded", payload, conn)
+        # Frozen rates and tiers: a refund reads nothing from the graph, it only moves it.
+        await purchase_queries.refund(conn, program.id, refund_id, purchase.id, refund)
+        rewards = await purchase_queries.purchase_rewards(conn, [purchase.id])
+        new_amounts = refunded_amounts(
+            program,
+            [
+                FrozenReward(r.kind, r.level, r.rate, r.first_amount, r.status == "REVERSED")
+                for r in rewards
+            ],
+            left - refund,
+        )
+        await purchase_queries.update_reward_amounts(
+            conn,
+            [(r.id, a) for r, a in zip(rewards, new_amounts, strict=True) if a != r.amount],
+            "REFUND",
+            f"refund of {refund}",
+        )
+        await uow.append(PurchaseRefunded(purchase.customer_id, refund))
+        refreshed = await purchase_queries.get_purchases(conn, [purchase.id])
+        current = await purchase_queries.purchase_rewards(conn, [purchase.id])
+        await runtime.outbox.write(
+            conn,
+            program.id,
+            webhook_events.refund_events(refreshed[0], refund, rewards, current),
+        )
     return PurchaseResult(refreshed[0], current)
 
 

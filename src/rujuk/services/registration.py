@@ -10,11 +10,10 @@ from rujuk import contacts
 from rujuk.access import Principal
 from rujuk.db import codes as code_queries
 from rujuk.db import customers as customer_queries
-from rujuk.db import events as event_queries
-from rujuk.db import programs as program_queries
 from rujuk.db import referrals as referral_queries
 from rujuk.db.pool import Connection
 from rujuk.errors import DomainError
+from rujuk.graph.events import CustomerRegistered
 from rujuk.graph.referral_graph import ACTIVE, FLAGGED, ReferralGraph
 from rujuk.records import Customer, Program, Referral, ReferralCode
 from rujuk.runtime import Runtime
@@ -102,29 +101,22 @@ async def register_customer(
     principal.require_manager(sign_up.program_id)
     check_sign_up(sign_up)
     joined_at = sign_up.joined_at or datetime.now(UTC)
+    # Programs are never deleted: one known here is there to lock.
+    if await runtime.graphs.program(sign_up.program_id) is None:
+        raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
     async with (
         runtime.pool.acquire() as conn,
-        runtime.graphs.write(sign_up.program_id) as write,
+        runtime.graph_writes.begin(conn, sign_up.program_id) as uow,
     ):
-        async with conn.transaction():
-            locked = await program_queries.lock_program(conn, sign_up.program_id)
-            if locked is None:
-                raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
-            program, version = locked
-            graph = await runtime.graphs.catch_up_to(program.id, version, conn)
-            existing = await customer_queries.find_customer(conn, program.id, sign_up.external_id)
-            if existing is not None:
-                return await _replay(conn, graph, existing, sign_up)
-            write.expect(version + 1)
-            registration, payload = await _insert(conn, program, graph, sign_up, joined_at)
-            if registration.referral is not None:
-                await runtime.outbox.write(
-                    conn, program.id, [referral_event(REFERRAL_CREATED, registration.referral)]
-                )
-            await event_queries.append_event(
-                conn, program.id, version + 1, "customer_registered", payload
+        existing = await customer_queries.find_customer(conn, uow.program.id, sign_up.external_id)
+        if existing is not None:
+            return await _replay(conn, uow.graph, existing, sign_up)
+        registration, event = await _insert(conn, uow.program, uow.graph, sign_up, joined_at)
+        if registration.referral is not None:
+            await runtime.outbox.write(
+                conn, uow.program.id, [referral_event(REFERRAL_CREATED, registration.referral)]
             )
-        await write.committed("customer_registered", payload, conn)
+        await uow.append(event)
     return registration
 
 
@@ -178,7 +170,7 @@ async def _usable_code(
 
 async def _insert(
     conn: Connection, program: Program, graph: ReferralGraph, sign_up: SignUp, joined_at: datetime
-) -> tuple[Registration, dict[str, object]]:
+) -> tuple[Registration, CustomerRegistered]:
     email_key = contacts.email_key(sign_up.email) if sign_up.email else None
     phone_key = contacts.phone_key(sign_up.phone) if sign_up.phone else None
     code: ReferralCode | None = None
@@ -225,14 +217,14 @@ async def _insert(
             fraud_signals=signals,
             created_at=joined_at,
         )
-    payload: dict[str, object] = {
-        "id": customer.id,
-        "external_id": customer.external_id,
-        "joined_at": customer.joined_at.isoformat(),
-        "referrer_id": referral.referrer_id if referral else None,
-        "status": referral.status if referral else None,
-    }
-    return Registration(customer, referral), payload
+    event = CustomerRegistered(
+        id=customer.id,
+        external_id=customer.external_id,
+        joined_at=customer.joined_at,
+        referrer_id=referral.referrer_id if referral else None,
+        status=referral.status if referral else None,
+    )
+    return Registration(customer, referral), event
 
 
 async def _fraud_signals(

@@ -7,11 +7,10 @@ from decimal import Decimal
 
 from rujuk.access import Principal
 from rujuk.db import customers as customer_queries
-from rujuk.db import events as event_queries
-from rujuk.db import programs as program_queries
 from rujuk.db import purchases as purchase_queries
 from rujuk.db import referrals as referral_queries
 from rujuk.errors import DomainError
+from rujuk.graph.events import CustomerErased, ReferralReviewed
 from rujuk.graph.referral_graph import ACTIVE, REJECTED
 from rujuk.records import Customer, Referral
 from rujuk.runtime import Runtime
@@ -44,41 +43,32 @@ async def review_referral(
         if referral is None:
             raise unknown
         principal.require_manager(referral.program_id)
-        async with runtime.graphs.write(referral.program_id) as write:
-            async with conn.transaction():
-                locked = await program_queries.lock_program(conn, referral.program_id)
-                assert locked is not None
-                _, version = locked
-                # Read again under the lock: a concurrent review may have rejected it.
-                current = await referral_queries.get_referral(conn, referral.id)
-                assert current is not None
-                if current.status == REJECTED:
-                    raise DomainError(
-                        "INVALID_INPUT",
-                        "a rejected referral is final and cannot be reviewed again",
-                        ["input", "decision"],
-                    )
-                write.expect(version + 1)
-                updated = await referral_queries.set_status(conn, referral.id, status, note)
-                if status == REJECTED:
-                    reversed_ids = await purchase_queries.pending_through(conn, referral.referee_id)
-                    await purchase_queries.update_reward_amounts(
-                        conn,
-                        [(i, Decimal(0)) for i in reversed_ids],
-                        "REVERSED",
-                        "referral rejected",
-                    )
-                    await webhook_events.rewards_changed(
-                        runtime.outbox, conn, referral.program_id, REWARD_REVERSED, reversed_ids
-                    )
-                await runtime.outbox.write(
-                    conn, referral.program_id, [referral_event(REFERRAL_REVIEWED, updated)]
+        async with runtime.graph_writes.begin(conn, referral.program_id) as uow:
+            # Read again under the lock: a concurrent review may have rejected it.
+            current = await referral_queries.get_referral(conn, referral.id)
+            assert current is not None
+            if current.status == REJECTED:
+                raise DomainError(
+                    "INVALID_INPUT",
+                    "a rejected referral is final and cannot be reviewed again",
+                    ["input", "decision"],
                 )
-                payload = {"referee_id": referral.referee_id, "status": status}
-                await event_queries.append_event(
-                    conn, referral.program_id, version + 1, "referral_reviewed", payload
+            updated = await referral_queries.set_status(conn, referral.id, status, note)
+            if status == REJECTED:
+                reversed_ids = await purchase_queries.pending_through(conn, referral.referee_id)
+                await purchase_queries.update_reward_amounts(
+                    conn,
+                    [(i, Decimal(0)) for i in reversed_ids],
+                    "REVERSED",
+                    "referral rejected",
                 )
-            await write.committed("referral_reviewed", payload, conn)
+                await webhook_events.rewards_changed(
+                    runtime.outbox, conn, referral.program_id, REWARD_REVERSED, reversed_ids
+                )
+            await runtime.outbox.write(
+                conn, referral.program_id, [referral_event(REFERRAL_REVIEWED, updated)]
+            )
+            await uow.append(ReferralReviewed(referral.referee_id, status))
     return updated
 
 
@@ -91,29 +81,20 @@ async def erase_customer(
         return customer
     async with (
         runtime.pool.acquire() as conn,
-        runtime.graphs.write(customer.program_id) as write,
+        runtime.graph_writes.begin(conn, customer.program_id) as uow,
     ):
-        async with conn.transaction():
-            locked = await program_queries.lock_program(conn, customer.program_id)
-            assert locked is not None
-            _, version = locked
-            write.expect(version + 1)
-            erased = await customer_queries.erase(conn, customer.id, datetime.now(UTC))
-            pending = await purchase_queries.pending_of(conn, customer.id)
-            await purchase_queries.update_reward_amounts(
-                conn, [(i, Decimal(0)) for i in pending], "REVERSED", "customer erased"
-            )
-            await runtime.outbox.write(
-                conn, customer.program_id, [customer_erased(customer.program_id, customer.id)]
-            )
-            await webhook_events.rewards_changed(
-                runtime.outbox, conn, customer.program_id, REWARD_REVERSED, pending
-            )
-            payload = {"id": customer.id}
-            await event_queries.append_event(
-                conn, customer.program_id, version + 1, "customer_erased", payload
-            )
-        await write.committed("customer_erased", payload, conn)
+        erased = await customer_queries.erase(conn, customer.id, datetime.now(UTC))
+        pending = await purchase_queries.pending_of(conn, customer.id)
+        await purchase_queries.update_reward_amounts(
+            conn, [(i, Decimal(0)) for i in pending], "REVERSED", "customer erased"
+        )
+        await runtime.outbox.write(
+            conn, customer.program_id, [customer_erased(customer.program_id, customer.id)]
+        )
+        await webhook_events.rewards_changed(
+            runtime.outbox, conn, customer.program_id, REWARD_REVERSED, pending
+        )
+        await uow.append(CustomerErased(customer.id))
     # The customer's tokens stop working now, not when their cached caller expires.
     runtime.callers.clear()
     return erased

@@ -1,0 +1,113 @@
+"""The changes to a referral graph, as logged in graph_event and applied by every worker.
+
+Each kind of event is a frozen dataclass; `to_json` and `from_json` are the one way an
+event becomes the payload stored in graph_event and back. The one-statement purchase
+insert (db/purchases.py) builds the purchase_recorded payload in SQL; a test holds that
+payload equal to `to_json` of the same event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRegistered:
+    """A customer joined the program, under a referrer (and its link's status) or alone."""
+
+    kind: ClassVar[str] = "customer_registered"
+    id: int
+    external_id: str
+    joined_at: datetime
+    referrer_id: int | None
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRecorded:
+    """A customer bought for `delta`."""
+
+    kind: ClassVar[str] = "purchase_recorded"
+    customer_id: int
+    purchase_id: int
+    delta: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRefunded:
+    """`delta` of a customer's purchase was refunded."""
+
+    kind: ClassVar[str] = "purchase_refunded"
+    customer_id: int
+    delta: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralReviewed:
+    """A referee's link was approved (ACTIVE) or rejected (REJECTED)."""
+
+    kind: ClassVar[str] = "referral_reviewed"
+    referee_id: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerErased:
+    """A customer's personal data was erased; it keeps its place in the tree."""
+
+    kind: ClassVar[str] = "customer_erased"
+    id: int
+
+
+GraphEvent = (
+    CustomerRegistered | PurchaseRecorded | PurchaseRefunded | ReferralReviewed | (CustomerErased)
+)
+
+
+def to_json(event: GraphEvent) -> dict[str, Any]:
+    """The event's payload as graph_event stores it (decimals and times as strings: exact)."""
+    if isinstance(event, PurchaseRecorded):
+        return {
+            "customer_id": event.customer_id,
+            "purchase_id": event.purchase_id,
+            "delta": str(event.delta),
+        }
+    if isinstance(event, CustomerRegistered):
+        return {
+            "id": event.id,
+            "external_id": event.external_id,
+            "joined_at": event.joined_at.isoformat(),
+            "referrer_id": event.referrer_id,
+            "status": event.status,
+        }
+    if isinstance(event, PurchaseRefunded):
+        return {"customer_id": event.customer_id, "delta": str(event.delta)}
+    if isinstance(event, ReferralReviewed):
+        return {"referee_id": event.referee_id, "status": event.status}
+    return {"id": event.id}
+
+
+def from_json(kind: str, payload: dict[str, Any]) -> GraphEvent:
+    """The event a graph_event row holds; ValueError for a kind this version does not know."""
+    if kind == PurchaseRecorded.kind:
+        return PurchaseRecorded(
+            payload["customer_id"], payload["purchase_id"], Decimal(payload["delta"])
+        )
+    if kind == CustomerRegistered.kind:
+        return CustomerRegistered(
+            id=payload["id"],
+            external_id=payload["external_id"],
+            joined_at=datetime.fromisoformat(payload["joined_at"]),
+            referrer_id=payload["referrer_id"],
+            status=payload["status"],
+        )
+    if kind == PurchaseRefunded.kind:
+        return PurchaseRefunded(payload["customer_id"], Decimal(payload["delta"]))
+    if kind == ReferralReviewed.kind:
+        return ReferralReviewed(payload["referee_id"], payload["status"])
+    if kind == CustomerErased.kind:
+        return CustomerErased(payload["id"])
+    raise ValueError(f"unknown graph event {kind!r}")
