@@ -12,9 +12,10 @@ import networkx as nx
 from rujuk.db import stats as stats_queries
 from rujuk.db.pool import Pool
 from rujuk.errors import ServiceUnavailable
-from rujuk.graph.rankings import Metric, compute_ranking
+from rujuk.graph.rankings import compute_ranking
 from rujuk.graph.referral_graph import ReferralGraph
 from rujuk.graph.store import GraphStore
+from rujuk.vocabulary import InfluenceMetric
 
 # The baseline's fetch: every customer with its link, one Record each (how rujuk read them
 # before its load took arrays in blocks).
@@ -133,7 +134,7 @@ def ranking_figures(graph: ReferralGraph) -> tuple[Figure, str]:
         naive = time.perf_counter() - started
     finally:
         gc.enable()
-    top_ours = {c for c, _ in ranking.top(Metric.PAGERANK, 100)}
+    top_ours = {c for c, _ in ranking.top(InfluenceMetric.PAGERANK, 100)}
     top_nx = {c for c, _ in sorted(nx_pagerank.items(), key=lambda kv: -kv[1])[:100]}
     overlap = f"PageRank top 100: {len(top_ours & top_nx)}/100 shared with nx.pagerank(tol=1e-6)"
     figure = Figure(

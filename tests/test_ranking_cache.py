@@ -7,9 +7,10 @@ import time
 from datetime import UTC, datetime
 
 from rujuk.graph.ranking_cache import FRESHNESS_WAIT, RankingCache
-from rujuk.graph.rankings import Metric, Ranking, compute_ranking
+from rujuk.graph.rankings import Ranking, compute_ranking
 from rujuk.graph.referral_graph import Member, epoch_micros
 from rujuk.graph.store import GraphStore
+from rujuk.vocabulary import InfluenceMetric
 
 SLOW = 1.5
 
@@ -47,4 +48,4 @@ async def test_stale_while_recomputing_then_fresh() -> None:
         assert time.perf_counter() < deadline
         await asyncio.sleep(0.05)
     fresh = await cache.ranking(1)
-    assert fresh.top(Metric.NETWORK_SIZE, 1) == [(1, 1.0)]
+    assert fresh.top(InfluenceMetric.NETWORK_SIZE, 1) == [(1, 1.0)]

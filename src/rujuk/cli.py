@@ -20,6 +20,7 @@ from rujuk.database import Database
 from rujuk.errors import DomainError, RequestError
 from rujuk.logs import configure_logging, logging_config
 from rujuk.runtime import Runtime
+from rujuk.vocabulary import TokenRole
 
 logger = logging.getLogger("rujuk")
 
@@ -176,7 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     create = command(token_commands, "create", "create an API token and print it once")
     create.add_argument(
         "--role",
-        choices=["ADMIN", "PARTNER"],
+        choices=[r.value for r in TokenRole],
         required=True,
         help="ADMIN: everything, every program; PARTNER: one program's operations",
     )
@@ -412,9 +413,9 @@ def _token_create(settings: Settings, args: argparse.Namespace) -> int:
     from rujuk import ids
     from rujuk.services import tokens
 
-    if args.role == "PARTNER" and args.program is None:
+    if args.role == TokenRole.PARTNER and args.program is None:
         raise ConfigError("a PARTNER token needs --program")
-    if args.role == "ADMIN" and args.program is not None:
+    if args.role == TokenRole.ADMIN and args.program is not None:
         raise ConfigError("an ADMIN token covers every program: drop --program")
     if not 1 <= len(args.label.strip()) <= 200:
         raise ConfigError("--label must be 1 to 200 characters")

@@ -14,6 +14,7 @@ from rujuk.access import Principal, Role
 from rujuk.records import TierRule
 from rujuk.runtime import Runtime
 from rujuk.services import customers, programs, purchases, registration
+from rujuk.vocabulary import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ async def seed_demo(
                 referral_code=code,
                 channel=rng.choices(channels, weights=list(CHANNEL_WEIGHTS.values()))[0]
                 if referred
-                else "DIRECT",
+                else Channel.DIRECT,
                 device_id=f"demo-device-{n + 1}",
                 joined_at=start + step * n,
             ),

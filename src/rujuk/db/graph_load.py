@@ -19,10 +19,11 @@ from decimal import Decimal
 import asyncpg
 
 from rujuk.db.pool import Connection
+from rujuk.vocabulary import ReferralStatus
 
 # Link statuses travel as small codes (a million status strings would each be a new
 # object): code i + 1 is LINK_STATUSES[i], 0 is no link.
-LINK_STATUSES = ("ACTIVE", "FLAGGED", "REJECTED")
+LINK_STATUSES = tuple(s.value for s in ReferralStatus)
 _STATUS_CODE = " ".join(f"WHEN '{s}' THEN {i + 1}" for i, s in enumerate(LINK_STATUSES))
 _STATUS_OF_CODE = (None, *LINK_STATUSES)
 

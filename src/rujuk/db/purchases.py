@@ -11,6 +11,7 @@ from typing import Any
 from rujuk.db.events import GRAPH_CHANNEL
 from rujuk.db.pool import Connection, Pool
 from rujuk.records import Purchase, Reward
+from rujuk.vocabulary import RewardStatus
 
 PURCHASE_COLUMNS = "id, program_id, customer_id, order_id, amount, refunded_amount, occurred_at"
 REWARD_COLUMNS = (
@@ -178,7 +179,7 @@ async def insert_purchases(
                         tier=tier,
                         first_amount=paid,
                         amount=paid,
-                        status="PENDING",
+                        status=RewardStatus.PENDING,
                         created_at=created_at,
                         available_at=p.available_at,
                         path=path,

@@ -13,12 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from rujuk.vocabulary import GraphEventKind
+
 
 @dataclass(frozen=True, slots=True)
 class CustomerRegistered:
     """A customer joined the program, under a referrer (and its link's status) or alone."""
 
-    kind: ClassVar[str] = "customer_registered"
+    kind: ClassVar[GraphEventKind] = GraphEventKind.CUSTOMER_REGISTERED
     id: int
     external_id: str
     joined_at: datetime
@@ -30,7 +32,7 @@ class CustomerRegistered:
 class PurchaseRecorded:
     """A customer bought for `delta`."""
 
-    kind: ClassVar[str] = "purchase_recorded"
+    kind: ClassVar[GraphEventKind] = GraphEventKind.PURCHASE_RECORDED
     customer_id: int
     purchase_id: int
     delta: Decimal
@@ -40,7 +42,7 @@ class PurchaseRecorded:
 class PurchaseRefunded:
     """`delta` of a customer's purchase was refunded."""
 
-    kind: ClassVar[str] = "purchase_refunded"
+    kind: ClassVar[GraphEventKind] = GraphEventKind.PURCHASE_REFUNDED
     customer_id: int
     delta: Decimal
 
@@ -49,7 +51,7 @@ class PurchaseRefunded:
 class ReferralReviewed:
     """A referee's link was approved (ACTIVE) or rejected (REJECTED)."""
 
-    kind: ClassVar[str] = "referral_reviewed"
+    kind: ClassVar[GraphEventKind] = GraphEventKind.REFERRAL_REVIEWED
     referee_id: int
     status: str
 
@@ -58,7 +60,7 @@ class ReferralReviewed:
 class CustomerErased:
     """A customer's personal data was erased; it keeps its place in the tree."""
 
-    kind: ClassVar[str] = "customer_erased"
+    kind: ClassVar[GraphEventKind] = GraphEventKind.CUSTOMER_ERASED
     id: int
 
 

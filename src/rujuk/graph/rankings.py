@@ -6,7 +6,6 @@ graph keeps changing meanwhile, so a ranking is labelled with the version it sta
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rujuk.graph.referral_graph import INFLUENCE_ONE, REJECTED, Member
+from rujuk.vocabulary import InfluenceMetric
 
 DAMPING = 0.85
 # rewards.md: within 1e-9 of each exact score. The error after an iteration is at most
@@ -26,16 +26,6 @@ PAGERANK_MAX_ITERATIONS = 1000
 TIE_TOLERANCE = 1e-9
 
 FloatArray = npt.NDArray[np.float64]
-
-
-class Metric(enum.Enum):
-    """What a leaderboard ranks by."""
-
-    DIRECT_REFERRALS = "DIRECT_REFERRALS"
-    NETWORK_SIZE = "NETWORK_SIZE"
-    NETWORK_REVENUE = "NETWORK_REVENUE"
-    INFLUENCE = "INFLUENCE"
-    PAGERANK = "PAGERANK"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +40,18 @@ class Ranking:
     # the event loop stopped).
     external_ids: tuple[str, ...]
     erased: npt.NDArray[np.bool_]
-    scores: dict[Metric, FloatArray]
+    scores: dict[InfluenceMetric, FloatArray]
     # Answers already given: a ranking never changes, and leaderboards ask the same again.
-    _tops: dict[tuple[Metric, int], list[tuple[int, float]]] = field(default_factory=dict)
+    _tops: dict[tuple[InfluenceMetric, int], list[tuple[int, float]]] = field(default_factory=dict)
 
-    def top(self, metric: Metric, first: int) -> list[tuple[int, float]]:
+    def top(self, metric: InfluenceMetric, first: int) -> list[tuple[int, float]]:
         """(customer id, score) of the best `first` customers, ties by externalId ascending."""
         found = self._tops.get((metric, first))
         if found is None:
             found = self._tops[(metric, first)] = self._top(metric, first)
         return found
 
-    def _top(self, metric: Metric, first: int) -> list[tuple[int, float]]:
+    def _top(self, metric: InfluenceMetric, first: int) -> list[tuple[int, float]]:
         scores = self.scores[metric]
         eligible = np.flatnonzero(~self.erased)
         if first <= 0 or eligible.size == 0:
@@ -124,17 +114,19 @@ def compute_ranking(members: Sequence[Member], version: int) -> Ranking:
     referees = np.flatnonzero(counted)
     referrer_rows = order[positions[referees]]
     scores = {
-        Metric.DIRECT_REFERRALS: np.bincount(referrer_rows, minlength=n).astype(np.float64),
-        Metric.NETWORK_SIZE: column("network_size", np.float64),
-        Metric.NETWORK_REVENUE: np.fromiter(
+        InfluenceMetric.DIRECT_REFERRALS: np.bincount(referrer_rows, minlength=n).astype(
+            np.float64
+        ),
+        InfluenceMetric.NETWORK_SIZE: column("network_size", np.float64),
+        InfluenceMetric.NETWORK_REVENUE: np.fromiter(
             map(float, map(attrgetter("network_revenue"), members)), dtype=np.float64, count=n
         ),
-        Metric.INFLUENCE: np.fromiter(
+        InfluenceMetric.INFLUENCE: np.fromiter(
             (u / INFLUENCE_ONE for u in map(attrgetter("influence_units"), members)),
             dtype=np.float64,
             count=n,
         ),
-        Metric.PAGERANK: pagerank(n, referees, referrer_rows),
+        InfluenceMetric.PAGERANK: pagerank(n, referees, referrer_rows),
     }
     return Ranking(
         version=version,

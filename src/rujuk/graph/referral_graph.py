@@ -19,9 +19,12 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
-ACTIVE = "ACTIVE"
-FLAGGED = "FLAGGED"
-REJECTED = "REJECTED"
+from rujuk.vocabulary import ReferralStatus
+
+# Plain strings, as the load and the events bring them: compared on the hot paths.
+ACTIVE = ReferralStatus.ACTIVE.value
+FLAGGED = ReferralStatus.FLAGGED.value
+REJECTED = ReferralStatus.REJECTED.value
 
 # Influence is kept exact as an integer in units of 2**-INFLUENCE_BITS: a descendant at
 # distance d adds 2**(INFLUENCE_BITS - d + 1), so sums and removals never drift.

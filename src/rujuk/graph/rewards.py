@@ -13,9 +13,10 @@ from rujuk.graph.referral_graph import ReferralGraph
 from rujuk.graph.tiers import tier_of
 from rujuk.money import round_down
 from rujuk.records import Program
+from rujuk.vocabulary import RewardKind
 
-REFERRER_COMMISSION = "REFERRER_COMMISSION"
-REFEREE_WELCOME = "REFEREE_WELCOME"
+REFERRER_COMMISSION = RewardKind.REFERRER_COMMISSION.value
+REFEREE_WELCOME = RewardKind.REFEREE_WELCOME.value
 
 
 @dataclass(frozen=True, slots=True)

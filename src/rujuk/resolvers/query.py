@@ -6,7 +6,6 @@ import strawberry
 
 from rujuk import ids
 from rujuk.access import Role
-from rujuk.graph.rankings import Metric
 from rujuk.schema.enums import Channel, InfluenceMetric
 from rujuk.schema.types import (
     ApiToken,
@@ -126,7 +125,7 @@ class Query:
             info.context.runtime,
             info.context.principal,
             ids.local_id(program_id, "Program"),
-            Metric(metric.value),
+            metric,
             first,
         )
         found = await load_customers(info, [customer for customer, _ in board.entries])

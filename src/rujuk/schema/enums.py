@@ -1,81 +1,85 @@
-"""The contract's enums."""
+"""The contract's enums: the domain's vocabulary (rujuk.vocabulary) served as GraphQL enums,
+with the contract's descriptions. A GraphQL enum here is its domain enum itself, so the
+services take and return the values the API layer passes through."""
 
 from __future__ import annotations
 
-import enum
+from collections.abc import Mapping
+from enum import StrEnum
 
 import strawberry
+from strawberry.types.enum import has_enum_definition
+
+from rujuk.vocabulary import (
+    Channel,
+    CodeKind,
+    InfluenceMetric,
+    ReferralStatus,
+    ReviewDecision,
+    RewardKind,
+    RewardStatus,
+    TokenRole,
+    WebhookDeliveryStatus,
+)
+
+__all__ = [
+    "Channel",
+    "CodeKind",
+    "InfluenceMetric",
+    "ReferralStatus",
+    "ReviewDecision",
+    "RewardKind",
+    "RewardStatus",
+    "TokenRole",
+    "WebhookDeliveryStatus",
+]
 
 
-@strawberry.enum
-class Channel(enum.Enum):
-    DIRECT = "DIRECT"
-    INSTAGRAM = "INSTAGRAM"
-    FACEBOOK = "FACEBOOK"
-    TIKTOK = "TIKTOK"
-    WHATSAPP = "WHATSAPP"
-    INFLUENCER = "INFLUENCER"
-    EMAIL = "EMAIL"
-    OTHER = "OTHER"
+def _served(
+    domain: type[StrEnum], description: str | None = None, values: Mapping[str, str] = {}
+) -> None:
+    """Serve a domain enum under its own name, with descriptions of the enum and its values."""
+    unknown = set(values) - {m.name for m in domain}
+    if unknown:
+        raise ValueError(f"{domain.__name__} has no value {sorted(unknown)}")
+    served = strawberry.enum(domain, description=description)
+    assert has_enum_definition(served)
+    for value in served.__strawberry_definition__.values:
+        value.description = values.get(value.name)
 
 
-@strawberry.enum
-class CodeKind(enum.Enum):
-    SINGLE_USE = strawberry.enum_value(
-        "SINGLE_USE", description="Usable by exactly one new customer."
-    )
-    MULTI_USE = strawberry.enum_value(
-        "MULTI_USE", description="Usable by many new customers, up to maxUses when set."
-    )
-
-
-@strawberry.enum
-class ReferralStatus(enum.Enum):
-    ACTIVE = "ACTIVE"
-    FLAGGED = strawberry.enum_value(
-        "FLAGGED",
-        description="Suspicious: held for review; rewards that flow through it stay PENDING.",
-    )
-    REJECTED = strawberry.enum_value(
-        "REJECTED", description="Rejected on review: pays nobody above it, ever."
-    )
-
-
-@strawberry.enum
-class RewardKind(enum.Enum):
-    REFERRER_COMMISSION = strawberry.enum_value(
-        "REFERRER_COMMISSION",
-        description="Paid to an ancestor of the purchaser, at level 1 (the referrer) and up.",
-    )
-    REFEREE_WELCOME = strawberry.enum_value(
-        "REFEREE_WELCOME",
-        description="Paid once to a referred customer on their first purchase (level 0).",
-    )
-
-
-@strawberry.enum
-class RewardStatus(enum.Enum):
-    PENDING = "PENDING"
-    APPROVED = "APPROVED"
-    REVERSED = "REVERSED"
-
-
-@strawberry.enum
-class InfluenceMetric(enum.Enum):
-    DIRECT_REFERRALS = "DIRECT_REFERRALS"
-    NETWORK_SIZE = "NETWORK_SIZE"
-    NETWORK_REVENUE = "NETWORK_REVENUE"
-    INFLUENCE = "INFLUENCE"
-    PAGERANK = "PAGERANK"
-
-
-@strawberry.enum
-class ReviewDecision(enum.Enum):
-    APPROVE = "APPROVE"
-    REJECT = "REJECT"
-
-
-@strawberry.enum
-class TokenRole(enum.Enum):
-    ADMIN = "ADMIN"
-    PARTNER = "PARTNER"
+_served(Channel)
+_served(
+    CodeKind,
+    values={
+        "SINGLE_USE": "Usable by exactly one new customer.",
+        "MULTI_USE": "Usable by many new customers, up to maxUses when set.",
+    },
+)
+_served(
+    ReferralStatus,
+    values={
+        "FLAGGED": "Suspicious: held for review; rewards that flow through it stay PENDING.",
+        "REJECTED": "Rejected on review: pays nobody above it, ever.",
+    },
+)
+_served(
+    RewardKind,
+    values={
+        "REFERRER_COMMISSION": "Paid to an ancestor of the purchaser, at level 1 (the referrer)"
+        " and up.",
+        "REFEREE_WELCOME": "Paid once to a referred customer on their first eligible purchase"
+        " (level 0).",
+        "MILESTONE_BONUS": "Paid once per milestone when a customer's qualifiedReferrals reaches"
+        " it (level 0).",
+    },
+)
+_served(RewardStatus)
+_served(InfluenceMetric)
+_served(ReviewDecision)
+_served(TokenRole)
+_served(
+    WebhookDeliveryStatus,
+    description="PENDING: waiting for its next attempt; DELIVERED: answered with a 2xx status; "
+    "FAILED: every attempt failed until the retry window (3 days) passed.",
+)

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import strawberry
 
 from rujuk import ids, records
+from rujuk.schema.enums import WebhookDeliveryStatus
 from rujuk.schema.payloads import UserError
 from rujuk.schema.types import Info, Node, PageInfo, page_info
 from rujuk.services import webhooks as webhook_service
-
-
-@strawberry.enum(
-    description="PENDING: waiting for its next attempt; DELIVERED: answered with a 2xx status; "
-    "FAILED: every attempt failed until the retry window (3 days) passed."
-)
-class WebhookDeliveryStatus(enum.Enum):
-    PENDING = "PENDING"
-    DELIVERED = "DELIVERED"
-    FAILED = "FAILED"
 
 
 @strawberry.type(description="An event of the outbox, as sent (the body is what is signed).")

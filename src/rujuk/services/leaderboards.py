@@ -7,8 +7,8 @@ from datetime import datetime
 
 from rujuk.access import Principal
 from rujuk.errors import RequestError
-from rujuk.graph.rankings import Metric
 from rujuk.runtime import Runtime
+from rujuk.vocabulary import InfluenceMetric
 
 MAX_LEADERBOARD = 100
 
@@ -37,7 +37,11 @@ async def _ranking(runtime: Runtime, principal: Principal, program_id: int | Non
 
 
 async def leaderboard(
-    runtime: Runtime, principal: Principal, program_id: int | None, metric: Metric, first: int
+    runtime: Runtime,
+    principal: Principal,
+    program_id: int | None,
+    metric: InfluenceMetric,
+    first: int,
 ) -> Leaderboard:
     """Top `first` (at most 100) customers, highest first, ties by externalId; erased left out."""
     if not 0 <= first <= MAX_LEADERBOARD:

@@ -18,6 +18,7 @@ from rujuk.services import webhook_events
 from rujuk.services.purchase_writer import PendingPurchase, PurchaseResult
 from rujuk.services.registration import MAX_CLOCK_SKEW
 from rujuk.text import is_clean_text
+from rujuk.vocabulary import LedgerEntryKind, RewardStatus
 
 MAX_KEY = 200
 
@@ -133,7 +134,9 @@ async def refund_purchase(
         new_amounts = refunded_amounts(
             program,
             [
-                FrozenReward(r.kind, r.level, r.rate, r.first_amount, r.status == "REVERSED")
+                FrozenReward(
+                    r.kind, r.level, r.rate, r.first_amount, r.status == RewardStatus.REVERSED
+                )
                 for r in rewards
             ],
             left - refund,
@@ -141,7 +144,7 @@ async def refund_purchase(
         await purchase_queries.update_reward_amounts(
             conn,
             [(r.id, a) for r, a in zip(rewards, new_amounts, strict=True) if a != r.amount],
-            "REFUND",
+            LedgerEntryKind.REFUND,
             f"refund of {refund}",
         )
         await uow.append(PurchaseRefunded(purchase.customer_id, refund))

@@ -13,6 +13,7 @@ from rujuk.errors import DomainError
 from rujuk.records import ReferralCode
 from rujuk.runtime import Runtime
 from rujuk.services import customers
+from rujuk.vocabulary import CodeKind
 
 MAX_USES_LIMIT = 1_000_000
 
@@ -45,7 +46,7 @@ async def issue_code(runtime: Runtime, principal: Principal, request: CodeReques
         raise DomainError(
             "INVALID_INPUT", f"maxUses must be between 1 and {MAX_USES_LIMIT}", ["input", "maxUses"]
         )
-    if request.kind == "SINGLE_USE" and request.max_uses not in (None, 1):
+    if request.kind == CodeKind.SINGLE_USE and request.max_uses not in (None, 1):
         raise DomainError("INVALID_INPUT", "a SINGLE_USE code has maxUses 1", ["input", "maxUses"])
     if request.expires_at is not None and request.expires_at <= datetime.now(UTC):
         raise DomainError(
@@ -61,7 +62,7 @@ async def issue_code(runtime: Runtime, principal: Principal, request: CodeReques
                 ["input", "vanity"],
             )
     async with runtime.pool.acquire() as conn:
-        max_uses = 1 if request.kind == "SINGLE_USE" else request.max_uses
+        max_uses = 1 if request.kind == CodeKind.SINGLE_USE else request.max_uses
         while True:
             code = await code_queries.insert_code(
                 conn,

@@ -14,11 +14,12 @@ from rujuk.db import referrals as referral_queries
 from rujuk.db.pool import Connection
 from rujuk.errors import DomainError
 from rujuk.graph.events import CustomerRegistered
-from rujuk.graph.referral_graph import ACTIVE, FLAGGED, ReferralGraph
+from rujuk.graph.referral_graph import ReferralGraph
 from rujuk.records import Customer, Program, Referral, ReferralCode
 from rujuk.runtime import Runtime
 from rujuk.services.webhook_events import REFERRAL_CREATED, referral_event
 from rujuk.text import CONTROL
+from rujuk.vocabulary import Channel, CodeKind, FraudSignal, ReferralStatus
 
 # rewards.md: the owner and the owner's ancestors up to 10 levels.
 SELF_REFERRAL_LEVELS = 10
@@ -27,7 +28,7 @@ VELOCITY_LIMIT = 20
 MAX_TEXT = 200
 # A sign-up may be backdated (imports), not dated in the future beyond clock skew.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-CHANNELS = ("DIRECT", "INSTAGRAM", "FACEBOOK", "TIKTOK", "WHATSAPP", "INFLUENCER", "EMAIL", "OTHER")
+CHANNELS = frozenset(Channel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +214,7 @@ async def _insert(
             referrer_id=code.customer_id,
             code=code.code,
             channel=sign_up.channel,
-            status=FLAGGED if signals else ACTIVE,
+            status=ReferralStatus.FLAGGED if signals else ReferralStatus.ACTIVE,
             fraud_signals=signals,
             created_at=joined_at,
         )
@@ -242,15 +243,15 @@ async def _fraud_signals(
         conn, program.id, email_key=email_key, phone_key=phone_key, device_id=sign_up.device_id
     )
     if shared_device:
-        signals.append("SHARED_DEVICE")
+        signals.append(FraudSignal.SHARED_DEVICE)
     if duplicate_contact:
-        signals.append("DUPLICATE_CONTACT")
+        signals.append(FraudSignal.DUPLICATE_CONTACT)
     recent = await referral_queries.recent_code_uses(
         conn, code.code, joined_at - VELOCITY_WINDOW, joined_at
     )
     # This sign-up is a use too: the 21st within the hour is past the limit.
     if recent + 1 > VELOCITY_LIMIT:
-        signals.append("VELOCITY")
+        signals.append(FraudSignal.VELOCITY)
     return signals
 
 
@@ -262,7 +263,7 @@ async def _issue_default_code(conn: Connection, customer: Customer) -> ReferralC
             code=code_text.new_default_code(),
             program_id=customer.program_id,
             customer_id=customer.id,
-            kind="MULTI_USE",
+            kind=CodeKind.MULTI_USE,
             max_uses=None,
             expires_at=None,
         )

@@ -11,7 +11,6 @@ from rujuk.db import purchases as purchase_queries
 from rujuk.db import referrals as referral_queries
 from rujuk.errors import DomainError
 from rujuk.graph.events import CustomerErased, ReferralReviewed
-from rujuk.graph.referral_graph import ACTIVE, REJECTED
 from rujuk.records import Customer, Referral
 from rujuk.runtime import Runtime
 from rujuk.services import customers, webhook_events
@@ -21,6 +20,7 @@ from rujuk.services.webhook_events import (
     customer_erased,
     referral_event,
 )
+from rujuk.vocabulary import LedgerEntryKind, ReferralStatus, ReviewDecision
 
 MAX_NOTE = 2000
 
@@ -37,7 +37,9 @@ async def review_referral(
         raise DomainError(
             "INVALID_INPUT", f"note is at most {MAX_NOTE} characters", ["input", "note"]
         )
-    status = ACTIVE if decision == "APPROVE" else REJECTED
+    status = (
+        ReferralStatus.ACTIVE if decision == ReviewDecision.APPROVE else ReferralStatus.REJECTED
+    )
     async with runtime.pool.acquire() as conn:
         referral = await referral_queries.get_referral(conn, referral_id)
         if referral is None:
@@ -47,19 +49,19 @@ async def review_referral(
             # Read again under the lock: a concurrent review may have rejected it.
             current = await referral_queries.get_referral(conn, referral.id)
             assert current is not None
-            if current.status == REJECTED:
+            if current.status == ReferralStatus.REJECTED:
                 raise DomainError(
                     "INVALID_INPUT",
                     "a rejected referral is final and cannot be reviewed again",
                     ["input", "decision"],
                 )
             updated = await referral_queries.set_status(conn, referral.id, status, note)
-            if status == REJECTED:
+            if status == ReferralStatus.REJECTED:
                 reversed_ids = await purchase_queries.pending_through(conn, referral.referee_id)
                 await purchase_queries.update_reward_amounts(
                     conn,
                     [(i, Decimal(0)) for i in reversed_ids],
-                    "REVERSED",
+                    LedgerEntryKind.REVERSED,
                     "referral rejected",
                 )
                 await webhook_events.rewards_changed(
@@ -86,7 +88,7 @@ async def erase_customer(
         erased = await customer_queries.erase(conn, customer.id, datetime.now(UTC))
         pending = await purchase_queries.pending_of(conn, customer.id)
         await purchase_queries.update_reward_amounts(
-            conn, [(i, Decimal(0)) for i in pending], "REVERSED", "customer erased"
+            conn, [(i, Decimal(0)) for i in pending], LedgerEntryKind.REVERSED, "customer erased"
         )
         await runtime.outbox.write(
             conn, customer.program_id, [customer_erased(customer.program_id, customer.id)]

@@ -20,6 +20,7 @@ from rujuk.errors import DomainError, Forbidden, Unauthenticated
 from rujuk.records import ApiToken
 from rujuk.runtime import Runtime
 from rujuk.services import customers
+from rujuk.vocabulary import TokenRole
 
 API_TOKEN_PREFIX = "rjk_"
 CUSTOMER_TOKEN_PREFIX = "rjc_"
@@ -85,7 +86,7 @@ async def revoke_api_token(
     found = await token_queries.get_api_token(runtime.pool, token_id)
     if found is None:
         raise unknown
-    if not principal.is_admin and (found.role != "PARTNER" or found.program_id is None):
+    if not principal.is_admin and (found.role != TokenRole.PARTNER or found.program_id is None):
         raise Forbidden("a PARTNER token may revoke only its own program's PARTNER tokens")
     if found.program_id is not None:
         principal.require_manager(found.program_id)
@@ -98,7 +99,7 @@ async def revoke_api_token(
 async def _mint(runtime: Runtime, role: str, program_id: int | None, label: str) -> MintedToken:
     if not 1 <= len(label.strip()) <= 200:
         raise DomainError("INVALID_INPUT", "label must be 1 to 200 characters", ["input", "label"])
-    if role == "PARTNER":
+    if role == TokenRole.PARTNER:
         if program_id is None:
             raise DomainError(
                 "UNKNOWN_PROGRAM", "a PARTNER token needs a programId", ["input", "programId"]
@@ -212,9 +213,9 @@ async def development_admin_token(runtime: Runtime, data_dir: Path) -> str:
     token = await asyncio.to_thread(_read_token_file, path)
     if token is not None:
         stored = await token_queries.find_api_token(runtime.pool, token_hash(token))
-        if stored is not None and stored.role == "ADMIN":
+        if stored is not None and stored.role == TokenRole.ADMIN:
             return token
-    token = await mint_api_token(runtime, "ADMIN", None, "development (make serve)")
+    token = await mint_api_token(runtime, TokenRole.ADMIN, None, "development (make serve)")
     await asyncio.to_thread(_write_token_file, path, token)
     return token
 

@@ -19,6 +19,7 @@ from rujuk.db import purchases as purchase_queries
 from rujuk.db import webhooks as webhook_queries
 from rujuk.db.pool import Connection, Pool
 from rujuk.records import Purchase, Referral, Reward
+from rujuk.vocabulary import RewardStatus
 
 REFERRAL_CREATED = "referral.created"
 REFERRAL_REVIEWED = "referral.reviewed"
@@ -216,9 +217,9 @@ def refund_events(
     purchase: Purchase, refunded: Decimal, before: Sequence[Reward], after: Sequence[Reward]
 ) -> list[Event]:
     """purchase.refunded, and reward.reversed for each reward the refund took to zero."""
-    was_reversed = {r.id for r in before if r.status == "REVERSED"}
+    was_reversed = {r.id for r in before if r.status == RewardStatus.REVERSED}
     return [purchase_event(PURCHASE_REFUNDED, purchase, refunded)] + [
         reward_event(REWARD_REVERSED, r)
         for r in after
-        if r.status == "REVERSED" and r.id not in was_reversed
+        if r.status == RewardStatus.REVERSED and r.id not in was_reversed
     ]

@@ -25,7 +25,6 @@ SECRET_BYTES = 32
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_DESCRIPTION = 500
 MAX_ENDPOINTS = 20
-DELIVERY_STATUSES = ("PENDING", "DELIVERED", "FAILED")
 # The attempts shown per delivery in the log (retries over 3 days make about 15).
 MAX_ATTEMPTS_SHOWN = 50
 
