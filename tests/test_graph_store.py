@@ -14,7 +14,7 @@ import pytest
 from rujuk.access import Principal, Role
 from rujuk.db import events, graph_load
 from rujuk.db.pool import connect
-from rujuk.graph import store
+from rujuk.graph import replicator
 from rujuk.graph.referral_graph import Member, MemberTable, ReferralGraph, epoch_micros
 from rujuk.records import Program, TierRule
 from rujuk.runtime import Runtime
@@ -83,7 +83,7 @@ async def test_a_worker_follows_commits_and_survives_a_lost_listener(
     program = await create_test_program(writer)
     await sign_up(writer, program.id, "a")
     assert await reaches(follower, program.id, 1)
-    listener = follower.graphs._listener
+    listener = follower.graphs.replicator._listener
     assert listener is not None
     await writer.pool.execute("SELECT pg_terminate_backend($1)", listener.get_server_pid())
     # Written while the follower may be cut off: replayed from the log once it reconnects.
@@ -91,13 +91,13 @@ async def test_a_worker_follows_commits_and_survives_a_lost_listener(
     await sign_up(writer, program.id, "c")
     assert await reaches(follower, program.id, 3)
     assert set(follower.graphs.graph(program.id).by_external_id) == {"a", "b", "c"}
-    assert follower.graphs._listener is not listener
+    assert follower.graphs.replicator._listener is not listener
 
 
 @pytest.fixture
 def frequent_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers check their LISTEN connection and graph versions every 0.2 s, not 5."""
-    monkeypatch.setattr(store, "LISTENER_CHECK_INTERVAL", 0.2)
+    monkeypatch.setattr(replicator, "LISTENER_CHECK_INTERVAL", 0.2)
 
 
 async def test_a_missed_notification_is_made_up_by_the_periodic_check(
@@ -108,9 +108,9 @@ async def test_a_missed_notification_is_made_up_by_the_periodic_check(
     await sign_up(writer, program.id, "a")
     assert await reaches(follower, program.id, 1)
     # As when the catch-up of a notification failed: the follower hears nothing more.
-    listener = follower.graphs._listener
+    listener = follower.graphs.replicator._listener
     assert listener is not None
-    await listener.remove_listener(events.GRAPH_CHANNEL, follower.graphs._notified)
+    await listener.remove_listener(events.GRAPH_CHANNEL, follower.graphs.replicator._notified)
     await sign_up(writer, program.id, "b")
     assert await reaches(follower, program.id, 2)
     assert set(follower.graphs.graph(program.id).by_external_id) == {"a", "b"}

@@ -25,6 +25,7 @@ from rujuk.db import programs as program_queries
 from rujuk.db.pool import Connection, Pool
 from rujuk.graph.events import GraphEvent, to_json
 from rujuk.graph.referral_graph import ReferralGraph
+from rujuk.graph.replicator import Replicator
 from rujuk.graph.store import GraphStore
 from rujuk.records import Program
 
@@ -42,22 +43,22 @@ class GraphWrites:
     def begin(self, conn: Connection, program_id: int) -> UnitOfWork:
         """A write under the program's lock, in a transaction on conn (use with `async with`;
         raises UnknownProgram on entry for a program that does not exist)."""
-        return UnitOfWork(self.store, program_id, conn)
+        return UnitOfWork(self.store.replicator, program_id, conn)
 
     def unlocked(self, program_id: int, version: int) -> UnlockedWrite:
         """A write that takes no lock: its statement writes the versions after `version`
         only if the program's graph is still there (use with `async with`)."""
-        return UnlockedWrite(self.store, program_id, version)
+        return UnlockedWrite(self.store.replicator, program_id, version)
 
 
 class _Write:
     """What both forms share: announced versions, the events written at them, and their
     application once committed."""
 
-    __slots__ = ("_events", "_reserved", "program_id", "store", "version")
+    __slots__ = ("_events", "_reserved", "program_id", "replicator", "version")
 
-    def __init__(self, store: GraphStore, program_id: int, version: int) -> None:
-        self.store = store
+    def __init__(self, replicator: Replicator, program_id: int, version: int) -> None:
+        self.replicator = replicator
         self.program_id = program_id
         # The program's graph version the write starts from.
         self.version = version
@@ -69,7 +70,7 @@ class _Write:
         batch form); returns the first of them."""
         first = self.version + self._reserved + 1
         for version in range(first, first + count):
-            self.store.expect(self.program_id, version)
+            self.replicator.expect(self.program_id, version)
         self._reserved += count
         return first
 
@@ -82,11 +83,11 @@ class _Write:
     async def _apply(self, conn: Connection | Pool) -> None:
         first = self.version + 1
         for offset, event in enumerate(self._events):
-            await self.store.committed(self.program_id, first + offset, event, conn)
+            await self.replicator.committed(self.program_id, first + offset, event, conn)
 
     def _settle(self) -> None:
         for version in range(self.version + 1, self.version + self._reserved + 1):
-            self.store.settle(self.program_id, version)
+            self.replicator.settle(self.program_id, version)
 
 
 class UnitOfWork(_Write):
@@ -97,8 +98,8 @@ class UnitOfWork(_Write):
     program: Program
     graph: ReferralGraph
 
-    def __init__(self, store: GraphStore, program_id: int, conn: Connection) -> None:
-        super().__init__(store, program_id, 0)
+    def __init__(self, replicator: Replicator, program_id: int, conn: Connection) -> None:
+        super().__init__(replicator, program_id, 0)
         self.conn = conn
         self._transaction = conn.transaction()
 
@@ -111,7 +112,7 @@ class UnitOfWork(_Write):
             self.program, self.version = locked
             # Every commit before the lock is applied, nothing later: the graph this write
             # reads is the one it changes.
-            self.graph = await self.store.catch_up_to(self.program_id, self.version, self.conn)
+            self.graph = await self.replicator.catch_up_to(self.program_id, self.version, self.conn)
         except BaseException:
             await self._transaction.rollback()
             raise
@@ -163,6 +164,6 @@ class UnlockedWrite(_Write):
             if exc is None:
                 # The caller's connection is back in the pool by now: catching up (if
                 # another worker wrote in between) borrows one afresh.
-                await self._apply(self.store.pool)
+                await self._apply(self.replicator.pool)
         finally:
             self._settle()
