@@ -3,8 +3,10 @@ the served GraphQL enums hold the same sets."""
 
 from __future__ import annotations
 
+import ast
 import re
 from enum import StrEnum
+from pathlib import Path
 
 from rujuk import vocabulary
 from rujuk.db.pool import connect
@@ -98,3 +100,19 @@ def test_every_graph_event_kind_has_its_event() -> None:
         events.CustomerErased.kind,
     ]
     assert sorted(kinds) == sorted(GraphEventKind)
+
+
+def test_the_vocabulary_imports_nothing_from_rujuk() -> None:
+    tree = ast.parse(Path(vocabulary.__file__).read_text(encoding="utf-8"))
+    imported = [
+        name
+        for node in ast.walk(tree)
+        for name in (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+    ]
+    assert imported == ["__future__", "enum"]

@@ -70,7 +70,7 @@ async def review_referral(
             await runtime.outbox.write(
                 conn, referral.program_id, [referral_event(REFERRAL_REVIEWED, updated)]
             )
-            await uow.append(ReferralReviewed(referral.referee_id, status))
+            await uow.append(ReferralReviewed(referral.referee_id, updated.status))
     return updated
 
 
