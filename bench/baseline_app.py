@@ -42,7 +42,12 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
             # rujuk's common case: one statement, written only if nobody wrote since.
             async with pool.acquire() as conn:
                 stored = await purchase_queries.insert_purchases(
-                    conn, program_id, batch, created_at=now, first_version=version[0] + 1
+                    conn,
+                    program_id,
+                    batch,
+                    created_at=now,
+                    first_version=version[0] + 1,
+                    rules_version=1,
                 )
         if stored is None:
             async with pool.acquire() as conn, conn.transaction():
@@ -53,7 +58,12 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
                 )
                 assert not recorded, "the load generator sends each order once"
                 stored = await purchase_queries.insert_purchases(
-                    conn, program_id, batch, created_at=now, first_version=locked + 1
+                    conn,
+                    program_id,
+                    batch,
+                    created_at=now,
+                    first_version=locked + 1,
+                    rules_version=1,
                 )
                 assert stored is not None
                 version[:] = [locked]
@@ -79,6 +89,7 @@ async def purchase(request: Request) -> Response:
         amount=amount,
         occurred_at=now,
         available_at=now + timedelta(days=14),
+        eligible=True,
         rewards=[
             (1, "REFERRER_COMMISSION", 1, Decimal("0.05"), "Perunggu", amount / 20, (customer_id,))
         ],

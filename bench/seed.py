@@ -20,7 +20,7 @@ import numpy.typing as npt
 from rujuk.db import programs as program_queries
 from rujuk.db import tokens as token_queries
 from rujuk.db.pool import Connection, connect
-from rujuk.records import TierRule
+from rujuk.records import Program, TierRule
 from rujuk.services.tokens import API_TOKEN_PREFIX, token_hash
 
 MAX_DEPTH = 32
@@ -171,7 +171,7 @@ async def seed(url: str, customers: int, purchases: int, seed: int = 2026) -> Se
     bought = joined[buyers] + rng.integers(60, 90 * 86400, size=purchases)
     bought_text = _timestamps(bought)
     purchase_lines = [
-        f"{k + 1}\t{{program}}\t{b + 1}\to{k + 1:09d}\t{a}\t0\t{t}\t{t}"
+        f"{k + 1}\t{{program}}\t{b + 1}\to{k + 1:09d}\t{a}\t0\t{t}\t{t}\t1\tt"
         for k, (b, a, t) in enumerate(
             zip(buyers.tolist(), amounts.tolist(), bought_text, strict=True)
         )
@@ -194,13 +194,17 @@ async def seed(url: str, customers: int, purchases: int, seed: int = 2026) -> Se
     try:
         program = await program_queries.insert_program(
             conn,
-            name="Bench Toko",
-            currency="IDR",
-            tiers=TIERS,
-            max_payout_rate=Decimal("0.20"),
-            referee_reward=Decimal(25_000),
-            hold_days=14,
-            compression=False,
+            Program(
+                id=0,
+                name="Bench Toko",
+                currency="IDR",
+                tiers=TIERS,
+                max_payout_rate=Decimal("0.20"),
+                referee_reward=Decimal(25_000),
+                hold_days=14,
+                compression=False,
+                created_at=datetime.now(UTC),
+            ),
         )
         pid = str(program.id)
         await conn.execute("SET synchronous_commit = off")
@@ -246,6 +250,8 @@ async def seed(url: str, customers: int, purchases: int, seed: int = 2026) -> Se
                         "refunded_amount",
                         "occurred_at",
                         "created_at",
+                        "rules_version",
+                        "eligible",
                     ],
                     purchase_lines,
                 ),

@@ -14,6 +14,7 @@ from rujuk.graph.events import (
     CustomerErased,
     CustomerRegistered,
     GraphEvent,
+    ProgramUpdated,
     PurchaseRecorded,
     PurchaseRefunded,
     ReferralReviewed,
@@ -22,6 +23,7 @@ from rujuk.graph.events import (
 )
 from rujuk.graph.writes import UnknownProgram
 from rujuk.ids import from_global_id
+from rujuk.records import MilestoneRule, Program, TierRule
 from rujuk.runtime import Runtime
 from tests.fixtures import chain, create_program
 from tests.graphql_client import GraphQLClient
@@ -34,6 +36,32 @@ EVENTS: list[GraphEvent] = [
     PurchaseRefunded(7, Decimal("0.01")),
     ReferralReviewed(7, "REJECTED"),
     CustomerErased(7),
+    ProgramUpdated(
+        Program(
+            id=3,
+            name="Toko",
+            currency="USD",
+            tiers=(
+                TierRule("A", 0, Decimal("0"), (Decimal("0.10"),), (Decimal("0"), Decimal("1.50"))),
+                TierRule("B", 2, Decimal("100.00"), (Decimal("0.2"),)),
+            ),
+            max_payout_rate=Decimal("0.30"),
+            referee_reward=Decimal("2.50"),
+            hold_days=7,
+            compression=True,
+            created_at=datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+            rules_version=4,
+            active=False,
+            time_zone="America/New_York",
+            min_purchase_amount=Decimal("10.00"),
+            commission_window_days=30,
+            commission_purchase_limit=None,
+            monthly_cap_per_referrer=Decimal("500"),
+            milestones=(MilestoneRule(3, Decimal("25.00")),),
+            blocked_email_domains=("spam.example",),
+            max_signups_per_ip_per_day=3,
+        )
+    ),
 ]
 
 

@@ -98,6 +98,7 @@ def test_every_graph_event_kind_has_its_event() -> None:
         events.PurchaseRefunded.kind,
         events.ReferralReviewed.kind,
         events.CustomerErased.kind,
+        events.ProgramUpdated.kind,
     ]
     assert sorted(kinds) == sorted(GraphEventKind)
 

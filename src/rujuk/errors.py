@@ -54,3 +54,13 @@ class ServiceUnavailable(RequestError):
     @property
     def extensions(self) -> dict[str, object]:
         return {"code": self.code, "retryAfter": self.retry_after}
+
+
+class DomainErrors(DomainError):
+    """Several expected failures found at once (one per input field at fault): each becomes
+    a `userErrors` entry. Caught as a DomainError it reads as its first failure."""
+
+    def __init__(self, errors: Sequence[DomainError]) -> None:
+        first = errors[0]
+        super().__init__(first.code, first.message, first.field)
+        self.errors = list(errors)

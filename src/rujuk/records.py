@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,93 @@ class Program:
     def max_levels(self) -> int:
         """The most levels any tier pays: no ancestor above it earns."""
         return max(t.levels for t in self.tiers)
+
+
+def rules_to_json(program: Program) -> dict[str, Any]:
+    """Every rule of a program as one JSON document: a version's rules as program_rules
+    stores them and the program_updated graph event carries them. Names as in the
+    contract, decimals as strings written as given (exact)."""
+    return {
+        "name": program.name,
+        "currency": program.currency,
+        "active": program.active,
+        "tiers": [
+            {
+                "name": t.name,
+                "minQualifiedReferrals": t.min_qualified_referrals,
+                "minNetworkRevenue": str(t.min_network_revenue),
+                "levelRates": [str(r) for r in t.level_rates],
+                "levelAmounts": [str(a) for a in t.level_amounts],
+            }
+            for t in program.tiers
+        ],
+        "maxPayoutRate": str(program.max_payout_rate),
+        "refereeReward": str(program.referee_reward),
+        "holdDays": program.hold_days,
+        "compression": program.compression,
+        "timeZone": program.time_zone,
+        "minPurchaseAmount": str(program.min_purchase_amount),
+        "commissionWindowDays": program.commission_window_days,
+        "commissionPurchaseLimit": program.commission_purchase_limit,
+        "monthlyCapPerReferrer": (
+            None
+            if program.monthly_cap_per_referrer is None
+            else str(program.monthly_cap_per_referrer)
+        ),
+        "milestones": [
+            {"qualifiedReferrals": m.qualified_referrals, "reward": str(m.reward)}
+            for m in program.milestones
+        ],
+        "blockedEmailDomains": list(program.blocked_email_domains),
+        "maxSignupsPerIpPerDay": program.max_signups_per_ip_per_day,
+    }
+
+
+def tiers_of_json(stored: list[dict[str, Any]]) -> tuple[TierRule, ...]:
+    """Tiers as rules_to_json writes them (version 1's, without levelAmounts, too)."""
+    return tuple(
+        TierRule(
+            name=t["name"],
+            min_qualified_referrals=t["minQualifiedReferrals"],
+            min_network_revenue=Decimal(t["minNetworkRevenue"]),
+            level_rates=tuple(Decimal(r) for r in t["levelRates"]),
+            level_amounts=tuple(Decimal(a) for a in t.get("levelAmounts", ())),
+        )
+        for t in stored
+    )
+
+
+def milestones_of_json(stored: list[dict[str, Any]]) -> tuple[MilestoneRule, ...]:
+    """Milestones as rules_to_json writes them."""
+    return tuple(MilestoneRule(m["qualifiedReferrals"], Decimal(m["reward"])) for m in stored)
+
+
+def program_of_rules(
+    program_id: int, created_at: datetime, rules_version: int, rules: dict[str, Any]
+) -> Program:
+    """The program as one version's rules document (rules_to_json) describes it."""
+    cap = rules["monthlyCapPerReferrer"]
+    return Program(
+        id=program_id,
+        name=rules["name"],
+        currency=rules["currency"],
+        tiers=tiers_of_json(rules["tiers"]),
+        max_payout_rate=Decimal(rules["maxPayoutRate"]),
+        referee_reward=Decimal(rules["refereeReward"]),
+        hold_days=rules["holdDays"],
+        compression=rules["compression"],
+        created_at=created_at,
+        rules_version=rules_version,
+        active=rules["active"],
+        time_zone=rules["timeZone"],
+        min_purchase_amount=Decimal(rules["minPurchaseAmount"]),
+        commission_window_days=rules["commissionWindowDays"],
+        commission_purchase_limit=rules["commissionPurchaseLimit"],
+        monthly_cap_per_referrer=None if cap is None else Decimal(cap),
+        milestones=milestones_of_json(rules["milestones"]),
+        blocked_email_domains=tuple(rules["blockedEmailDomains"]),
+        max_signups_per_ip_per_day=rules["maxSignupsPerIpPerDay"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +223,10 @@ class Purchase:
     amount: Decimal
     refunded_amount: Decimal
     occurred_at: datetime
+    # The program's rules version it was priced under (refunds use that version's rules).
+    rules_version: int
+    # Whether the program was active and the amount at least its minimum when recorded.
+    eligible: bool
 
     @property
     def net_amount(self) -> Decimal:
@@ -160,6 +252,8 @@ class Reward:
     created_at: datetime
     available_at: datetime
     path: tuple[int, ...]
+    # The qualifiedReferrals threshold a MILESTONE_BONUS was paid for; None for other kinds.
+    milestone: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ class RewardKind(StrEnum):
 
     REFERRER_COMMISSION = "REFERRER_COMMISSION"
     REFEREE_WELCOME = "REFEREE_WELCOME"
-    # Contract v2 (issue 17): not paid yet; the reward.kind CHECK gains it with that issue.
+    # Contract v2 (issue 17): reward.kind allows it since migration 0009.
     MILESTONE_BONUS = "MILESTONE_BONUS"
 
 
@@ -107,6 +107,7 @@ class GraphEventKind(StrEnum):
     PURCHASE_REFUNDED = "purchase_refunded"
     REFERRAL_REVIEWED = "referral_reviewed"
     CUSTOMER_ERASED = "customer_erased"
+    PROGRAM_UPDATED = "program_updated"
 
 
 class WebhookDeliveryStatus(StrEnum):

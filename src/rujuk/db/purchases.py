@@ -13,10 +13,13 @@ from rujuk.db.pool import Connection, Pool
 from rujuk.records import Purchase, Reward
 from rujuk.vocabulary import RewardStatus
 
-PURCHASE_COLUMNS = "id, program_id, customer_id, order_id, amount, refunded_amount, occurred_at"
+PURCHASE_COLUMNS = (
+    "id, program_id, customer_id, order_id, amount, refunded_amount, occurred_at, rules_version,"
+    " eligible"
+)
 REWARD_COLUMNS = (
     "id, program_id, purchase_id, beneficiary_id, kind, level, rate, tier, first_amount, amount,"
-    " status, created_at, available_at, path"
+    " status, created_at, available_at, path, milestone"
 )
 
 
@@ -53,6 +56,8 @@ class NewPurchase:
     amount: Decimal
     occurred_at: datetime
     available_at: datetime
+    # Active program and amount >= its minimum, under the rules it is priced by.
+    eligible: bool
     rewards: Sequence[RewardRow]
 
 
@@ -63,31 +68,33 @@ async def insert_purchases(
     *,
     created_at: datetime,
     first_version: int,
+    rules_version: int,
 ) -> list[tuple[Purchase, list[Reward]]] | None:
     """Store purchases, their rewards, EARNED entries and graph events: one statement that
     locks the program, so it may run alone (autocommit) or inside a transaction.
 
     The purchases become graph versions first_version, first_version + 1, ... in the given
-    order, and only if the program's graph is at first_version - 1 once locked: otherwise
-    nothing is written and the result is None (somebody else wrote since the caller read
-    the graph). An order recorded already fails the statement on the unique key.
+    order, and only if the program's graph is at first_version - 1 and its rules at
+    rules_version once locked: otherwise nothing is written and the result is None
+    (somebody else wrote since the caller read the graph and the rules it priced with). An
+    order recorded already fails the statement on the unique key.
     """
     rewards = [(p.order_id, r) for p in purchases for r in p.rewards]
     last_version = first_version + len(purchases) - 1
     rows = await conn.fetch(
         """
         WITH locked AS (
-            SELECT graph_version FROM program WHERE id = $1 FOR UPDATE
+            SELECT graph_version, rules_version FROM program WHERE id = $1 FOR UPDATE
         ), input AS (
             SELECT * FROM unnest($2::bigint[], $3::text[], $4::numeric[], $5::timestamptz[],
-                                 $6::timestamptz[])
+                                 $6::timestamptz[], $19::boolean[])
                    WITH ORDINALITY AS p(customer, order_id, amount, occurred_at, available_at,
-                                        position)
+                                        eligible, position)
         ), new_purchase AS (
             INSERT INTO purchase (program_id, customer_id, order_id, amount, occurred_at,
-                                  created_at)
-            SELECT $1, customer, order_id, amount, occurred_at, $7 FROM input
-            WHERE (SELECT graph_version FROM locked) = $16 - 1
+                                  created_at, rules_version, eligible)
+            SELECT $1, customer, order_id, amount, occurred_at, $7, $20, eligible FROM input
+            WHERE (SELECT graph_version = $16 - 1 AND rules_version = $20 FROM locked)
             ORDER BY position
             RETURNING id, order_id
         ), new_reward AS (
@@ -147,6 +154,8 @@ async def insert_purchases(
         first_version,
         GRAPH_CHANNEL,
         last_version,
+        [p.eligible for p in purchases],
+        rules_version,
     )
     if not rows:
         return None
@@ -162,7 +171,15 @@ async def insert_purchases(
     for p in purchases:
         purchase_id = purchase_ids[p.order_id]
         purchase = Purchase(
-            purchase_id, program_id, p.customer_id, p.order_id, p.amount, Decimal(0), p.occurred_at
+            purchase_id,
+            program_id,
+            p.customer_id,
+            p.order_id,
+            p.amount,
+            Decimal(0),
+            p.occurred_at,
+            rules_version=rules_version,
+            eligible=p.eligible,
         )
         stored.append(
             (

@@ -24,11 +24,21 @@ class GraphCache:
         return graph
 
     async def program(self, program_id: int) -> Program | None:
-        """A program's rules (immutable once created, so cached)."""
+        """A program's rules in force, as the graph's events have brought them (cached: a
+        change of rules is a graph event, applied in order like every other)."""
         program = self.programs.get(program_id)
         if program is None:
             async with self.pool.acquire() as conn:
                 program = await program_queries.get_program(conn, program_id)
             if program is not None:
-                self.programs[program_id] = program
+                program = self.remember(program)
+        return program
+
+    def remember(self, program: Program) -> Program:
+        """Cache a program's rules unless a later version of them is cached already (a read
+        from the database can come back after a newer version's event was applied)."""
+        cached = self.programs.get(program.id)
+        if cached is not None and cached.rules_version > program.rules_version:
+            return cached
+        self.programs[program.id] = program
         return program

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from rujuk.records import Program, program_of_rules, rules_to_json
 from rujuk.vocabulary import GraphEventKind
 
 
@@ -64,8 +65,22 @@ class CustomerErased:
     id: int
 
 
+@dataclass(frozen=True, slots=True)
+class ProgramUpdated:
+    """The program's rules changed: the whole of the new version, so that every worker
+    prices from the event alone, at its place in the log (docs/programs.md)."""
+
+    kind: ClassVar[GraphEventKind] = GraphEventKind.PROGRAM_UPDATED
+    program: Program
+
+
 GraphEvent = (
-    CustomerRegistered | PurchaseRecorded | PurchaseRefunded | ReferralReviewed | (CustomerErased)
+    CustomerRegistered
+    | PurchaseRecorded
+    | PurchaseRefunded
+    | ReferralReviewed
+    | CustomerErased
+    | ProgramUpdated
 )
 
 
@@ -89,6 +104,14 @@ def to_json(event: GraphEvent) -> dict[str, Any]:
         return {"customer_id": event.customer_id, "delta": str(event.delta)}
     if isinstance(event, ReferralReviewed):
         return {"referee_id": event.referee_id, "status": event.status}
+    if isinstance(event, ProgramUpdated):
+        program = event.program
+        return {
+            "program_id": program.id,
+            "created_at": program.created_at.isoformat(),
+            "rules_version": program.rules_version,
+            "rules": rules_to_json(program),
+        }
     return {"id": event.id}
 
 
@@ -112,4 +135,13 @@ def from_json(kind: str, payload: dict[str, Any]) -> GraphEvent:
         return ReferralReviewed(payload["referee_id"], payload["status"])
     if kind == CustomerErased.kind:
         return CustomerErased(payload["id"])
+    if kind == ProgramUpdated.kind:
+        return ProgramUpdated(
+            program_of_rules(
+                payload["program_id"],
+                datetime.fromisoformat(payload["created_at"]),
+                payload["rules_version"],
+                payload["rules"],
+            )
+        )
     raise ValueError(f"unknown graph event {kind!r}")

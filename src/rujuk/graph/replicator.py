@@ -25,6 +25,7 @@ from rujuk.graph.events import (
     CustomerErased,
     CustomerRegistered,
     GraphEvent,
+    ProgramUpdated,
     PurchaseRecorded,
     PurchaseRefunded,
     ReferralReviewed,
@@ -74,6 +75,8 @@ class Replicator:
             graph.set_link_status(event.referee_id, event.status)
         elif isinstance(event, CustomerErased):
             graph.erase(event.id)
+        elif isinstance(event, ProgramUpdated):
+            self.cache.remember(event.program)
         else:
             raise ValueError(f"unknown graph event {event!r}")
         graph.version = version

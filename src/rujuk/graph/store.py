@@ -44,12 +44,16 @@ class GraphStore:
         """Each program's rules known here, by program id."""
         return self.cache.programs
 
+    def remember(self, program: Program) -> Program:
+        """Cache a program's rules unless a later version of them is cached already."""
+        return self.cache.remember(program)
+
     def graph(self, program_id: int) -> ReferralGraph:
         """The program's graph (empty for a program created since the load)."""
         return self.cache.graph(program_id)
 
     async def program(self, program_id: int) -> Program | None:
-        """A program's rules (immutable once created, so cached)."""
+        """A program's rules in force (cached; a change of rules is a graph event)."""
         return await self.cache.program(program_id)
 
     async def graph_with(self, program_id: int, customer_id: int) -> ReferralGraph:

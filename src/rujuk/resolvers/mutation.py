@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import strawberry
 
 from rujuk import ids
-from rujuk.errors import DomainError
-from rujuk.records import TierRule
+from rujuk.errors import DomainError, DomainErrors
+from rujuk.records import MilestoneRule, TierRule
 from rujuk.schema.inputs import (
     CreateApiTokenInput,
     CreateProgramInput,
     EraseCustomerInput,
     IssueCustomerTokenInput,
     IssueReferralCodeInput,
+    MilestoneRuleInput,
     RecordPurchaseInput,
     RefundPurchaseInput,
     RegisterCustomerInput,
     ReviewReferralInput,
     RevokeApiTokenInput,
     SettleRewardsInput,
+    TierRuleInput,
+    UpdateProgramInput,
 )
 from rujuk.schema.payloads import (
     ApiTokenPayload,
@@ -82,6 +85,43 @@ async def attempt(call: Awaitable[T]) -> T | UserError:
         return UserError.of(error)
 
 
+async def attempt_all(call: Awaitable[T]) -> T | list[UserError]:
+    """The call's result, or each of its DomainErrors as a UserError."""
+    try:
+        return await call
+    except DomainErrors as errors:
+        return [UserError.of(e) for e in errors.errors]
+    except DomainError as error:
+        return [UserError.of(error)]
+
+
+def _tiers(given: list[TierRuleInput]) -> tuple[TierRule, ...]:
+    return tuple(
+        TierRule(
+            t.name,
+            t.min_qualified_referrals,
+            t.min_network_revenue,
+            tuple(t.level_rates),
+            tuple(t.level_amounts),
+        )
+        for t in given
+    )
+
+
+def _milestones(given: list[MilestoneRuleInput]) -> tuple[MilestoneRule, ...]:
+    return tuple(MilestoneRule(m.qualified_referrals, m.reward) for m in given)
+
+
+def _given(value: T | None) -> T | None:
+    """An optional field of UpdateProgramInput: omitted (or null) keeps the value."""
+    return None if value is strawberry.UNSET else value
+
+
+def _limit(value: T | None) -> T | Literal[programs.Keep.KEEP] | None:
+    """A removable limit of UpdateProgramInput: omitted keeps it, null removes it."""
+    return programs.KEEP if value is strawberry.UNSET else value
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation
@@ -89,22 +129,59 @@ class Mutation:
         draft = programs.ProgramDraft(
             name=input.name,
             currency=input.currency,
-            tiers=tuple(
-                TierRule(
-                    t.name, t.min_qualified_referrals, t.min_network_revenue, tuple(t.level_rates)
-                )
-                for t in input.tiers
-            ),
+            tiers=_tiers(input.tiers),
             max_payout_rate=input.max_payout_rate,
             referee_reward=input.referee_reward,
             hold_days=input.hold_days,
             compression=input.compression,
+            time_zone=input.time_zone,
+            min_purchase_amount=input.min_purchase_amount,
+            commission_window_days=input.commission_window_days,
+            commission_purchase_limit=input.commission_purchase_limit,
+            monthly_cap_per_referrer=input.monthly_cap_per_referrer,
+            milestones=_milestones(input.milestones),
+            blocked_email_domains=tuple(input.blocked_email_domains),
+            max_signups_per_ip_per_day=input.max_signups_per_ip_per_day,
         )
-        result = await attempt(
+        result = await attempt_all(
             programs.create_program(info.context.runtime, info.context.principal, draft)
         )
-        if isinstance(result, UserError):
-            return ProgramPayload(user_errors=[result])
+        if isinstance(result, list):
+            return ProgramPayload(user_errors=result)
+        return ProgramPayload(program=Program.of(result))
+
+    @strawberry.mutation(description="ADMIN, or a PARTNER of that program.")
+    async def update_program(self, info: Info, input: UpdateProgramInput) -> ProgramPayload:
+        tiers = _given(input.tiers)
+        milestones = _given(input.milestones)
+        domains = _given(input.blocked_email_domains)
+        changes = programs.ProgramChanges(
+            name=_given(input.name),
+            active=_given(input.active),
+            tiers=None if tiers is None else _tiers(tiers),
+            max_payout_rate=_given(input.max_payout_rate),
+            referee_reward=_given(input.referee_reward),
+            hold_days=_given(input.hold_days),
+            compression=_given(input.compression),
+            time_zone=_given(input.time_zone),
+            min_purchase_amount=_given(input.min_purchase_amount),
+            commission_window_days=_limit(input.commission_window_days),
+            commission_purchase_limit=_limit(input.commission_purchase_limit),
+            monthly_cap_per_referrer=_limit(input.monthly_cap_per_referrer),
+            milestones=None if milestones is None else _milestones(milestones),
+            blocked_email_domains=None if domains is None else tuple(domains),
+            max_signups_per_ip_per_day=_given(input.max_signups_per_ip_per_day),
+        )
+        result = await attempt_all(
+            programs.update_program(
+                info.context.runtime,
+                info.context.principal,
+                ids.local_id(input.program_id, "Program"),
+                changes,
+            )
+        )
+        if isinstance(result, list):
+            return ProgramPayload(user_errors=result)
         return ProgramPayload(program=Program.of(result))
 
     @strawberry.mutation

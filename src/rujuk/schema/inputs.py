@@ -16,6 +16,13 @@ class TierRuleInput:
     level_rates: list[Decimal]
     min_qualified_referrals: int = 0
     min_network_revenue: Decimal = Decimal("0")
+    level_amounts: list[Decimal] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class MilestoneRuleInput:
+    qualified_referrals: int
+    reward: Decimal
 
 
 @strawberry.input
@@ -27,6 +34,38 @@ class CreateProgramInput:
     referee_reward: Decimal = Decimal("0")
     hold_days: int = 14
     compression: bool = False
+    time_zone: str = "Asia/Jakarta"
+    min_purchase_amount: Decimal = Decimal("0")
+    commission_window_days: int | None = None
+    commission_purchase_limit: int | None = None
+    monthly_cap_per_referrer: Decimal | None = None
+    milestones: list[MilestoneRuleInput] = strawberry.field(default_factory=list)
+    blocked_email_domains: list[str] = strawberry.field(default_factory=list)
+    max_signups_per_ip_per_day: int = 10
+
+
+@strawberry.input(
+    description="Every field but programId is optional: an omitted field keeps its value; for\n"
+    "commissionWindowDays, commissionPurchaseLimit and monthlyCapPerReferrer an\n"
+    "explicit null removes the limit. The result is validated as a whole."
+)
+class UpdateProgramInput:
+    program_id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    active: bool | None = strawberry.UNSET
+    tiers: list[TierRuleInput] | None = strawberry.UNSET
+    max_payout_rate: Decimal | None = strawberry.UNSET
+    referee_reward: Decimal | None = strawberry.UNSET
+    hold_days: int | None = strawberry.UNSET
+    compression: bool | None = strawberry.UNSET
+    time_zone: str | None = strawberry.UNSET
+    min_purchase_amount: Decimal | None = strawberry.UNSET
+    commission_window_days: int | None = strawberry.UNSET
+    commission_purchase_limit: int | None = strawberry.UNSET
+    monthly_cap_per_referrer: Decimal | None = strawberry.UNSET
+    milestones: list[MilestoneRuleInput] | None = strawberry.UNSET
+    blocked_email_domains: list[str] | None = strawberry.UNSET
+    max_signups_per_ip_per_day: int | None = strawberry.UNSET
 
 
 @strawberry.input

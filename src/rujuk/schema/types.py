@@ -46,6 +46,10 @@ class TierRule:
     level_rates: list[Decimal] = strawberry.field(
         description="levelRates[0] is the rate for level 1 (own referees), [1] for level 2, ..."
     )
+    level_amounts: list[Decimal] = strawberry.field(
+        description="Flat amounts per level, added to the rate's reward: levelAmounts[0] for"
+        " level 1, ..."
+    )
 
     @classmethod
     def of(cls, tier: records.TierRule) -> TierRule:
@@ -54,7 +58,20 @@ class TierRule:
             min_qualified_referrals=tier.min_qualified_referrals,
             min_network_revenue=tier.min_network_revenue,
             level_rates=list(tier.level_rates),
+            level_amounts=list(tier.level_amounts),
         )
+
+
+@strawberry.type(
+    description="A one-off bonus when a customer's qualifiedReferrals reaches qualifiedReferrals."
+)
+class MilestoneRule:
+    qualified_referrals: int
+    reward: Decimal
+
+    @classmethod
+    def of(cls, milestone: records.MilestoneRule) -> MilestoneRule:
+        return cls(qualified_referrals=milestone.qualified_referrals, reward=milestone.reward)
 
 
 @strawberry.type
@@ -111,6 +128,42 @@ class Program(Node):
         description="Skip ineligible ancestors without using up a level."
     )
     created_at: datetime
+    rules_version: int = strawberry.field(
+        description="1 at creation; +1 for every updateProgram that changes the value of any field."
+    )
+    active: bool = strawberry.field(
+        description="Paused programs record everything and pay nothing."
+    )
+    time_zone: str = strawberry.field(
+        description="IANA zone whose calendar months the monthly cap counts; Asia/Jakarta by"
+        " default."
+    )
+    min_purchase_amount: Decimal = strawberry.field(
+        description="Purchases below this amount earn no reward of any kind."
+    )
+    commission_window_days: int | None = strawberry.field(
+        description="Commissions only on purchases within this many days of the buyer joining;"
+        " null: always."
+    )
+    commission_purchase_limit: int | None = strawberry.field(
+        description="Commissions only on the buyer's first N eligible purchases; null: on every"
+        " one."
+    )
+    monthly_cap_per_referrer: Decimal | None = strawberry.field(
+        description="Most REFERRER_COMMISSION one beneficiary earns in a calendar month; null:"
+        " no cap."
+    )
+    milestones: list[MilestoneRule] = strawberry.field(
+        description="Ordered by qualifiedReferrals, ascending."
+    )
+    blocked_email_domains: list[str] = strawberry.field(
+        description="Sign-ups with a code and an e-mail in these domains (or their subdomains)"
+        " are refused."
+    )
+    max_signups_per_ip_per_day: int = strawberry.field(
+        description="More sign-ups with a code than this from one IP address in 24 hours are"
+        " FLAGGED (SHARED_IP)."
+    )
 
     @strawberry.field
     async def stats(
@@ -156,6 +209,16 @@ class Program(Node):
             hold_days=program.hold_days,
             compression=program.compression,
             created_at=program.created_at,
+            rules_version=program.rules_version,
+            active=program.active,
+            time_zone=program.time_zone,
+            min_purchase_amount=program.min_purchase_amount,
+            commission_window_days=program.commission_window_days,
+            commission_purchase_limit=program.commission_purchase_limit,
+            monthly_cap_per_referrer=program.monthly_cap_per_referrer,
+            milestones=[MilestoneRule.of(m) for m in program.milestones],
+            blocked_email_domains=list(program.blocked_email_domains),
+            max_signups_per_ip_per_day=program.max_signups_per_ip_per_day,
         )
 
 
@@ -184,6 +247,12 @@ class Purchase(Node):
     amount: Decimal
     refunded_amount: Decimal
     occurred_at: datetime
+    rules_version: int = strawberry.field(
+        description="The program's rulesVersion this purchase was priced under."
+    )
+    eligible: bool = strawberry.field(
+        description="Active program and amount >= minPurchaseAmount when recorded."
+    )
 
     @classmethod
     def of(cls, purchase: records.Purchase) -> Purchase:
@@ -194,6 +263,8 @@ class Purchase(Node):
             amount=purchase.amount,
             refunded_amount=purchase.refunded_amount,
             occurred_at=purchase.occurred_at,
+            rules_version=purchase.rules_version,
+            eligible=purchase.eligible,
         )
 
     @strawberry.field
@@ -210,9 +281,15 @@ class Purchase(Node):
 class Reward(Node):
     record: strawberry.Private[records.Reward]
     kind: RewardKind
-    level: int = strawberry.field(description="0 for REFEREE_WELCOME, k for the k-th ancestor.")
+    level: int = strawberry.field(
+        description="0 for REFEREE_WELCOME and MILESTONE_BONUS, k for the k-th ancestor."
+    )
+    milestone: int | None = strawberry.field(
+        description="The qualifiedReferrals threshold of a MILESTONE_BONUS; null for other kinds."
+    )
     rate: Decimal | None = strawberry.field(
-        description="The level rate applied; null for REFEREE_WELCOME."
+        description="The level rate applied (0 at a level that pays only a flat amount); null"
+        " for REFEREE_WELCOME and MILESTONE_BONUS."
     )
     tier: str | None = strawberry.field(
         description="Tier the beneficiary held when the purchase was made."
@@ -231,6 +308,7 @@ class Reward(Node):
             record=reward,
             kind=RewardKind(reward.kind),
             level=reward.level,
+            milestone=reward.milestone,
             rate=reward.rate,
             tier=reward.tier,
             amount=reward.amount,

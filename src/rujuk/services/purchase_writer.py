@@ -81,29 +81,34 @@ class PurchaseWriter:
     async def _commit(
         self, program_id: int, pending: Sequence[PendingPurchase]
     ) -> list[PurchaseResult | Exception]:
-        program = await self._graphs.program(program_id)
-        assert program is not None  # record() was given it
+        # Cached now; the attempts below read the rules afresh: a change of rules is a
+        # graph event, and catching up may bring one.
+        assert await self._graphs.program(program_id) is not None  # record() was given it
         now = datetime.now(UTC)
         for attempt in range(UNLOCKED_ATTEMPTS):
             if attempt:
                 # Another worker wrote since: apply its events and price again.
                 await self._graphs.catch_up(program_id)
-            outcomes = await self._commit_unlocked(program, pending, now)
+            outcomes = await self._commit_unlocked(program_id, pending, now)
             if outcomes is _Unlocked.NEEDS_LOCK:
                 break
             if outcomes is not _Unlocked.STALE:
                 return outcomes
-        return await self._commit_locked(program, pending, now)
+        return await self._commit_locked(program_id, pending, now)
 
     async def _commit_unlocked(
-        self, program: Program, pending: Sequence[PendingPurchase], now: datetime
+        self, program_id: int, pending: Sequence[PendingPurchase], now: datetime
     ) -> list[PurchaseResult | Exception] | _Unlocked:
-        """The common case in one round trip: price against the graph as this process has
-        it, store in one statement that writes only if nobody wrote since. Nothing is
-        written when somebody did (STALE), or when an order may be recorded already or a
-        customer is unknown here (NEEDS_LOCK: the locked path looks them up).
+        """The common case in one round trip: price against the graph and the rules as this
+        process has them, store in one statement that writes only if nobody wrote since
+        (neither the graph nor the rules moved). Nothing is written when somebody did
+        (STALE), or when an order may be recorded already or a customer is unknown here
+        (NEEDS_LOCK: the locked path looks them up).
         """
-        graph = self._graphs.graph(program.id)
+        # The graph, its version and the rules read together, with no await between them:
+        # the rules are those in force at that graph version.
+        graph = self._graphs.graph(program_id)
+        program = self._graphs.programs[program_id]
         batch = _Batch(graph, program, {})
         batch.price(pending)
         if not batch.new or any(isinstance(fate, DomainError) for fate in batch.fates):
@@ -115,7 +120,12 @@ class PurchaseWriter:
             try:
                 async with self._pool.acquire() as conn, _transaction(conn, bool(webhooks)):
                     stored = await purchase_queries.insert_purchases(
-                        conn, program.id, batch.new, created_at=now, first_version=first_version
+                        conn,
+                        program.id,
+                        batch.new,
+                        created_at=now,
+                        first_version=first_version,
+                        rules_version=program.rules_version,
                     )
                     if stored is not None:
                         await self._outbox.write(
@@ -129,14 +139,16 @@ class PurchaseWriter:
         return batch.outcomes(stored, [])
 
     async def _commit_locked(
-        self, program: Program, pending: Sequence[PendingPurchase], now: datetime
+        self, program_id: int, pending: Sequence[PendingPurchase], now: datetime
     ) -> list[PurchaseResult | Exception]:
-        """Under the program's lock: catch up with every commit, look the orders up, price,
-        store, commit."""
+        """Under the program's lock: catch up with every commit, look the orders up, price
+        under the rules in force (the program row read under the lock), store, commit."""
         async with (
             self._pool.acquire() as conn,
-            self._writes.begin(conn, program.id) as write,
+            self._writes.begin(conn, program_id) as write,
         ):
+            program = write.program
+            self._graphs.remember(program)
             # After the lock: every purchase committed before it is seen.
             recorded = await purchase_queries.find_purchases(
                 conn, program.id, [p.order_id for p in pending]
@@ -151,6 +163,7 @@ class PurchaseWriter:
                     batch.new,
                     created_at=now,
                     first_version=write.reserve(len(batch.new)),
+                    rules_version=program.rules_version,
                 )
                 assert inserted is not None  # the lock is ours: nobody wrote since
                 stored = inserted
@@ -213,13 +226,18 @@ class _Batch:
                         )
                     )
                     continue
-                drafts = purchase_rewards(graph, self.program, customer_id, p.amount)
+                # rewards.md, "Rule versions": a purchase that is not eligible earns nothing.
+                eligible = self.program.active and p.amount >= self.program.min_purchase_amount
+                drafts = (
+                    purchase_rewards(graph, self.program, customer_id, p.amount) if eligible else []
+                )
                 new = NewPurchase(
                     customer_id=customer_id,
                     order_id=p.order_id,
                     amount=p.amount,
                     occurred_at=p.occurred_at,
                     available_at=p.occurred_at + timedelta(days=self.program.hold_days),
+                    eligible=eligible,
                     rewards=[
                         (d.beneficiary_id, d.kind, d.level, d.rate, d.tier, d.amount, d.path)
                         for d in drafts
