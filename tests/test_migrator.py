@@ -143,6 +143,7 @@ async def test_the_program_rules_migration_keeps_existing_programs_and_purchases
         assert rules["refereeReward"] == "2.50"  # as written
 
         row = await conn.fetchrow("SELECT rules_version, eligible FROM purchase")
+        assert row is not None
         assert (row["rules_version"], row["eligible"]) == (1, True)
         kinds = await conn.fetch("SELECT kind, milestone FROM reward ORDER BY id")
         assert [(r["kind"], r["milestone"]) for r in kinds] == [
