@@ -205,19 +205,35 @@ mutation RecordPurchase(
 """
 
 PROGRAMS = """\
-# Every program, with its tiers and commission rates.
+# Every program, with its rules: tiers, rates and flat amounts, limits, milestones.
+# A program's rules change with updateProgram (rulesVersion counts the changes), e.g.
+#   mutation { updateProgram(input: {programId: "...", minPurchaseAmount: "50000"})
+#              { program { rulesVersion } userErrors { field code message } } }
 query Programs {
   programs {
     id
     name
     currency
+    rulesVersion
+    active
     maxPayoutRate
+    refereeReward
     holdDays
+    minPurchaseAmount
+    commissionWindowDays
+    commissionPurchaseLimit
+    monthlyCapPerReferrer
+    timeZone
     tiers {
       name
       minQualifiedReferrals
       minNetworkRevenue
       levelRates
+      levelAmounts
+    }
+    milestones {
+      qualifiedReferrals
+      reward
     }
   }
 }
