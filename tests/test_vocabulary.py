@@ -35,11 +35,7 @@ CHECKED: dict[tuple[str, str], type[StrEnum]] = {
 }
 
 # Values the vocabulary has and a CHECK does not allow yet. Only shrinks.
-PENDING: dict[tuple[str, str], set[str]] = {
-    # issue 17, Program rules that shops configure: its migration (0009) adds the milestone
-    # bonus to reward.kind.
-    ("reward", "kind"): {RewardKind.MILESTONE_BONUS},
-}
+PENDING: dict[tuple[str, str], set[str]] = {}
 
 # `col = ANY (ARRAY['A'::text, 'B'::text])`, as pg_get_constraintdef prints an IN list.
 IN_LIST = re.compile(r"\((\w+) = ANY \(ARRAY\[([^\]]*)\]\)\)")
