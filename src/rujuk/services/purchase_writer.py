@@ -25,7 +25,7 @@ from rujuk.db.purchases import NewPurchase
 from rujuk.errors import DomainError, ServiceUnavailable
 from rujuk.graph.events import PurchaseRecorded
 from rujuk.graph.referral_graph import ReferralGraph
-from rujuk.graph.rewards import purchase_rewards
+from rujuk.graph.rules import purchase_rewards
 from rujuk.graph.writes import GraphWrites
 from rujuk.group_commit import GroupCommit
 from rujuk.records import Program, Purchase, Reward

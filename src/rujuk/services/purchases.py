@@ -10,7 +10,7 @@ from rujuk.access import Principal
 from rujuk.db import purchases as purchase_queries
 from rujuk.errors import DomainError
 from rujuk.graph.events import PurchaseRefunded
-from rujuk.graph.rewards import FrozenReward, refunded_amounts
+from rujuk.graph.rules import FrozenReward, refunded_amounts
 from rujuk.money import amount_problem
 from rujuk.records import Program
 from rujuk.runtime import Runtime
