@@ -1,28 +1,39 @@
 """An independent brute-force model of rewards.md, and the scenarios hypothesis draws for it.
 
-`Model` keeps only the raw facts (links, purchases, rewards) and recomputes every figure from
-scratch by plain traversal. Two tests hold the engine to it: tests/test_engine_model.py through
-GraphQL over HTTP against PostgreSQL, tests/test_rules_model.py on the pure rules in memory.
+`Model` keeps only the raw facts (links, purchases with the rules they were priced under,
+rewards) and recomputes every figure from scratch by plain traversal. Two tests hold the
+engine to it: tests/test_engine_model.py through GraphQL over HTTP against PostgreSQL,
+tests/test_rules_model.py on the pure rules in memory.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import strategies as st
 
-BASE = datetime(2026, 1, 1, tzinfo=UTC)
+# Purchases are STEP apart from BASE: a scenario crosses the end of January in Jakarta
+# (17:00 UTC on the 31st), in UTC and in New York, and commission windows of a few days.
+BASE = datetime(2026, 1, 30, 6, tzinfo=UTC)
+STEP = timedelta(hours=5)
 ZERO = Decimal(0)
 # Hypothesis favours the first choice: a plain rate, not 0.
 RATES = ["0.1", "0.05", "0.2", "0.025", "0.333", "0.15", "0.01", "0", "0.5", "1"]
 CAPS = ["0.3", "0.1", "0.2", "0.05", "0.5", "1"]
 REVENUE_STEPS = {"IDR": [0, 1000, 20000, 200000], "USD": [0, 10, 200, 2000]}
 WELCOMES = {"IDR": ["0", "500", "5000"], "USD": ["0", "0.5", "5"]}
+FLATS = {"IDR": ["0", "100", "2500"], "USD": ["0", "1", "0.25"]}
+MINIMUMS = {"IDR": ["0", "1000", "50000"], "USD": ["0", "10", "500"]}
+MONTHLY_CAPS = {"IDR": ["5000", "1000", "0", "200000"], "USD": ["50", "10", "0", "2000"]}
+BONUSES = {"IDR": ["700", "5000"], "USD": ["7", "0.5"]}
+ZONES = ["Asia/Jakarta", "UTC", "America/New_York", "Europe/Berlin"]
 COMMISSION = "REFERRER_COMMISSION"
 WELCOME = "REFEREE_WELCOME"
+MILESTONE = "MILESTONE_BONUS"
 
 
 # --- The model -----------------------------------------------------------------------
@@ -42,6 +53,7 @@ class MCustomer:
     referrer: str | None
     status: str | None  # the link's status; None for a root
     erased: bool = False
+    joined: datetime = BASE
 
 
 @dataclass
@@ -57,18 +69,10 @@ class MReward:
     status: str
     available_at: datetime
     path: list[str]  # referees whose links lie between purchaser and beneficiary
+    milestone: int | None = None
 
     def key(self) -> tuple[Any, ...]:
-        return (self.beneficiary, self.order, self.kind, self.level)
-
-
-@dataclass
-class MPurchase:
-    order: str
-    customer: str
-    amount: Decimal
-    refunded: Decimal = ZERO
-    rewards: list[MReward] = field(default_factory=list)
+        return (self.beneficiary, self.order, self.kind, self.level, self.milestone)
 
 
 @dataclass
@@ -77,6 +81,44 @@ class Tier:
     min_qualified: int
     min_revenue: Decimal
     rates: list[Decimal]
+    amounts: list[Decimal] = field(default_factory=list)
+
+    @property
+    def levels(self) -> int:
+        return max(len(self.rates), len(self.amounts))
+
+    def at(self, values: list[Decimal], level: int) -> Decimal:
+        return values[level - 1] if level <= len(values) else ZERO
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One version of a program's rules."""
+
+    tiers: list[Tier]
+    max_payout: Decimal
+    welcome: Decimal
+    hold_days: int
+    compression: bool
+    active: bool = True
+    time_zone: str = "Asia/Jakarta"
+    min_purchase: Decimal = ZERO
+    window_days: int | None = None
+    purchase_limit: int | None = None
+    monthly_cap: Decimal | None = None
+    milestones: list[tuple[int, Decimal]] = field(default_factory=list)
+
+
+@dataclass
+class MPurchase:
+    order: str
+    customer: str
+    amount: Decimal
+    at: datetime
+    rules: Rules
+    eligible: bool
+    refunded: Decimal = ZERO
+    rewards: list[MReward] = field(default_factory=list)
 
 
 @dataclass
@@ -84,11 +126,7 @@ class Model:
     """rewards.md from "Per-customer figures" to "Settling, review, erasure", by brute force."""
 
     currency: str
-    tiers: list[Tier]
-    max_payout: Decimal
-    welcome: Decimal
-    hold_days: int
-    compression: bool
+    rules: Rules
     customers: dict[str, MCustomer] = field(default_factory=dict)
     purchases: dict[str, MPurchase] = field(default_factory=dict)
 
@@ -128,7 +166,7 @@ class Model:
             "directReferrals": sum(
                 1 for c in self.customers.values() if c.referrer == ext and c.status != "REJECTED"
             ),
-            "qualifiedReferrals": sum(1 for c in self.children(ext) if self.qualified(c)),
+            "qualifiedReferrals": self.qualified_referrals(ext),
             "networkSize": len(below),
             "networkRevenue": sum((self.spend(d) for d, _ in below), ZERO),
             "influence": sum(0.5 ** (dist - 1) for _, dist in below),
@@ -136,11 +174,14 @@ class Model:
             "depth": depth,
         }
 
+    def qualified_referrals(self, ext: str) -> int:
+        return sum(1 for c in self.children(ext) if self.qualified(c))
+
     def tier(self, ext: str) -> Tier:
-        qualified = sum(1 for c in self.children(ext) if self.qualified(c))
+        qualified = self.qualified_referrals(ext)
         revenue = sum((self.spend(d) for d, _ in self.descendants(ext)), ZERO)
-        held = self.tiers[0]
-        for tier in self.tiers:
+        held = self.rules.tiers[0]
+        for tier in self.rules.tiers:
             if tier.min_qualified <= qualified and tier.min_revenue <= revenue:
                 held = tier
         return held
@@ -159,7 +200,63 @@ class Model:
     def held(self, reward: MReward) -> bool:
         return any(self.customers[r].status == "FLAGGED" for r in reward.path)
 
+    def month(self, at: datetime) -> tuple[int, int]:
+        local = at.astimezone(ZoneInfo(self.rules.time_zone))
+        return local.year, local.month
+
+    def used(self, beneficiary: str, at: datetime) -> Decimal:
+        """Monthly cap: b's commissions, not REVERSED, of purchases in at's month."""
+        month = self.month(at)
+        return sum(
+            (
+                r.amount
+                for p in self.purchases.values()
+                if self.month(p.at) == month
+                for r in p.rewards
+                if r.beneficiary == beneficiary and r.kind == COMMISSION and r.status != "REVERSED"
+            ),
+            ZERO,
+        )
+
+    def holds(self, ext: str, threshold: int) -> bool:
+        return any(
+            r.beneficiary == ext
+            and r.kind == MILESTONE
+            and r.milestone == threshold
+            and r.status != "REVERSED"
+            for r in self.rewards()
+        )
+
+    def bonuses(self, referee: str, order: str, at: datetime) -> list[MReward]:
+        """The bonuses of the rise `referee` just made (it is qualified now), when it earns."""
+        x = self.parent(referee)
+        if x is None or self.customers[x].erased or not self.rules.active:
+            return []
+        q = self.qualified_referrals(x)
+        available = at + timedelta(days=self.rules.hold_days)
+        return [
+            MReward(
+                x,
+                order,
+                MILESTONE,
+                0,
+                None,
+                None,
+                bonus,
+                bonus,
+                "PENDING",
+                available,
+                [referee],
+                milestone,
+            )
+            for milestone, bonus in self.rules.milestones
+            if milestone <= q and not self.holds(x, milestone)
+        ]
+
     # Operations: each returns what the API must answer.
+
+    def update(self, rules: Rules) -> None:
+        self.rules = rules
 
     def record(
         self, ext: str, order: str, amount: Decimal, at: datetime
@@ -171,36 +268,57 @@ class Model:
             return None, existing.rewards
         if ext not in self.customers:
             return "UNKNOWN_CUSTOMER", []
-        longest = max(len(t.rates) for t in self.tiers)
-        raws: list[tuple[str, int, Decimal, str, Decimal, list[str]]] = []
-        path, level, node = [ext], 1, ext
-        while (up := self.parent(node)) is not None and level <= longest:
-            if self.customers[up].erased:
-                if not self.compression:
+        rules = self.rules
+        eligible = rules.active and amount >= rules.min_purchase
+        earlier = sum(1 for p in self.purchases.values() if p.customer == ext and p.eligible)
+        customer = self.customers[ext]
+        pays = (
+            eligible
+            and (
+                rules.window_days is None
+                or at < customer.joined + timedelta(days=rules.window_days)
+            )
+            and (rules.purchase_limit is None or earlier < rules.purchase_limit)
+        )
+        available = at + timedelta(days=rules.hold_days)
+        rewards: list[MReward] = []
+        if pays:
+            longest = max(t.levels for t in rules.tiers)
+            raws: list[tuple[str, int, Decimal, str, Decimal, list[str]]] = []
+            path, level, node = [ext], 1, ext
+            while (up := self.parent(node)) is not None and level <= longest:
+                if self.customers[up].erased:
+                    if not rules.compression:
+                        level += 1
+                else:
+                    tier = self.tier(up)
+                    if level <= tier.levels:
+                        rate = tier.at(tier.rates, level)
+                        raw = round_down(amount * rate, self.currency) + tier.at(
+                            tier.amounts, level
+                        )
+                        raws.append((up, level, rate, tier.name, raw, list(path)))
                     level += 1
-            else:
-                tier = self.tier(up)
-                if level <= len(tier.rates):
-                    rate = tier.rates[level - 1]
-                    raw = round_down(amount * rate, self.currency)
-                    raws.append((up, level, rate, tier.name, raw, list(path)))
-                level += 1
-            path.append(up)
-            node = up
-        cap = round_down(amount * self.max_payout, self.currency)
-        paid = self.capped([r[4] for r in raws], cap)
-        available = at + timedelta(days=self.hold_days)
-        rewards = [
-            MReward(who, order, COMMISSION, lvl, rate, tier, amt, amt, "PENDING", available, p)
-            for (who, lvl, rate, tier, _, p), amt in zip(raws, paid, strict=True)
-            if amt > 0
-        ]
-        first_purchase = not any(p.customer == ext for p in self.purchases.values())
-        welcome = min(self.welcome, amount)
+                path.append(up)
+                node = up
+            cap = round_down(amount * rules.max_payout, self.currency)
+            paid = self.capped([r[4] for r in raws], cap)
+            if rules.monthly_cap is not None:
+                paid = [
+                    max(ZERO, min(amt, rules.monthly_cap - self.used(r[0], at)))
+                    for r, amt in zip(raws, paid, strict=True)
+                ]
+            rewards = [
+                MReward(who, order, COMMISSION, lvl, rate, tier, amt, amt, "PENDING", available, p)
+                for (who, lvl, rate, tier, _, p), amt in zip(raws, paid, strict=True)
+                if amt > 0
+            ]
+        welcome = min(rules.welcome, amount)
         if (
-            self.parent(ext) is not None
-            and first_purchase
-            and not self.customers[ext].erased
+            eligible
+            and self.parent(ext) is not None
+            and earlier == 0
+            and not customer.erased
             and welcome > 0
         ):
             rewards.append(
@@ -218,7 +336,11 @@ class Model:
                     [ext],
                 )
             )
-        self.purchases[order] = MPurchase(order, ext, amount, rewards=rewards)
+        was_qualified = self.qualified(ext)
+        purchase = MPurchase(order, ext, amount, at, rules, eligible, rewards=rewards)
+        self.purchases[order] = purchase
+        if eligible and not was_qualified and self.qualified(ext):
+            rewards += self.bonuses(ext, order, at)
         return None, rewards
 
     @staticmethod
@@ -242,24 +364,31 @@ class Model:
             return "REFUND_EXCEEDS_PURCHASE"
         purchase.refunded += wanted
         net = purchase.amount - purchase.refunded
+        rules = purchase.rules  # the version it was priced under
         commissions = sorted(
             (r for r in purchase.rewards if r.kind == COMMISSION), key=lambda r: r.level
         )
-        raws = [round_down(net * (r.rate or ZERO), self.currency) for r in commissions]
-        cap = round_down(net * self.max_payout, self.currency)
+        raws = []
+        for r in commissions:
+            tier = next(t for t in rules.tiers if t.name == r.tier)
+            flat = tier.at(tier.amounts, r.level) if net > 0 else ZERO
+            raws.append(round_down(net * (r.rate or ZERO), self.currency) + flat)
+        cap = round_down(net * rules.max_payout, self.currency)
         for reward, amt in zip(commissions, self.capped(raws, cap), strict=True):
             self.set_amount(reward, amt)
         for reward in purchase.rewards:
             if reward.kind == WELCOME:
                 self.set_amount(reward, min(reward.first, net))
+            elif reward.kind == MILESTONE:
+                self.set_amount(reward, reward.first if net > 0 else ZERO)
         return None
 
     @staticmethod
     def set_amount(reward: MReward, amount: Decimal) -> None:
         if reward.status == "REVERSED":
             return
-        reward.amount = amount
-        if amount == 0:
+        reward.amount = min(amount, reward.amount)
+        if reward.amount == 0:
             reward.status = "REVERSED"
 
     def settle(self, as_of: datetime) -> tuple[int, Decimal]:
@@ -272,13 +401,26 @@ class Model:
             r.status = "APPROVED"
         return len(approved), sum((r.amount for r in approved), ZERO)
 
-    def review(self, ext: str, decision: str) -> bool:
+    def review(self, ext: str, decision: str, at: datetime) -> bool:
         """False when the review must be refused (a REJECTED link stays rejected)."""
         customer = self.customers[ext]
         if customer.status == "REJECTED":
             return False
         if decision == "APPROVE":
+            was_qualified = self.qualified(ext)
             customer.status = "ACTIVE"
+            if not was_qualified and self.qualified(ext):
+                # The rise belongs to ext's earliest-recorded eligible purchase with net > 0.
+                owner = next(
+                    (
+                        p
+                        for p in self.purchases.values()
+                        if p.customer == ext and p.eligible and p.amount > p.refunded
+                    ),
+                    None,
+                )
+                if owner is not None:
+                    owner.rewards += self.bonuses(ext, owner.order, at)
             return True
         customer.status = "REJECTED"
         for r in self.rewards():
@@ -300,8 +442,7 @@ class Model:
 
 
 @st.composite
-def programs(draw: st.DrawFn) -> dict[str, Any]:
-    currency = draw(st.sampled_from(["IDR", "USD"]))
+def tier_lists(draw: st.DrawFn, currency: str, v2: bool) -> list[dict[str, Any]]:
     steps = REVENUE_STEPS[currency]
     count = draw(st.integers(1, 3))
     qualified = sorted(draw(st.lists(st.integers(0, 3), min_size=count - 1, max_size=count - 1)))
@@ -311,18 +452,72 @@ def programs(draw: st.DrawFn) -> dict[str, Any]:
         levels = draw(st.sampled_from([3, 2, 4, 1]))
         rates = draw(st.lists(st.sampled_from(RATES), min_size=levels, max_size=levels))
         tier: dict[str, Any] = {"name": f"T{i}", "levelRates": rates}
+        if v2 and draw(st.booleans()):
+            flat = draw(st.integers(0, 4))
+            tier["levelAmounts"] = draw(
+                st.lists(st.sampled_from(FLATS[currency]), min_size=flat, max_size=flat)
+            )
         if i:
             tier["minQualifiedReferrals"] = qualified[i - 1]
             tier["minNetworkRevenue"] = str(revenue[i - 1])
         tiers.append(tier)
-    return {
+    return tiers
+
+
+@st.composite
+def v2_rules(draw: st.DrawFn, currency: str) -> dict[str, Any]:
+    """Contract v2's rules, each switched on about half the time."""
+    rules: dict[str, Any] = {}
+
+    def maybe(name: str, strategy: st.SearchStrategy[Any]) -> None:
+        if draw(st.booleans()):
+            rules[name] = draw(strategy)
+
+    maybe("timeZone", st.sampled_from(ZONES))
+    maybe("minPurchaseAmount", st.sampled_from(MINIMUMS[currency]))
+    maybe("commissionWindowDays", st.integers(1, 4))
+    maybe("commissionPurchaseLimit", st.integers(1, 3))
+    maybe("monthlyCapPerReferrer", st.sampled_from(MONTHLY_CAPS[currency]))
+    if draw(st.integers(0, 2)) > 0:
+        thresholds = sorted(set(draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))))
+        rules["milestones"] = [
+            {"qualifiedReferrals": q, "reward": draw(st.sampled_from(BONUSES[currency]))}
+            for q in thresholds
+        ]
+    if draw(st.integers(0, 5)) == 0:
+        rules["active"] = False
+    return rules
+
+
+@st.composite
+def programs(draw: st.DrawFn, v2: bool = True) -> dict[str, Any]:
+    currency = draw(st.sampled_from(["IDR", "USD"]))
+    program = {
         "currency": currency,
-        "tiers": tiers,
+        "tiers": draw(tier_lists(currency, v2)),
         "maxPayoutRate": draw(st.sampled_from(CAPS)),
         "refereeReward": draw(st.sampled_from(WELCOMES[currency])),
         "holdDays": draw(st.integers(0, 2)),
         "compression": draw(st.booleans()),
     }
+    if v2:
+        program.update(draw(v2_rules(currency)))
+    return program
+
+
+@st.composite
+def updates(draw: st.DrawFn, currency: str) -> dict[str, Any]:
+    """An updateProgram input (without programId): a few fields changed."""
+    change = draw(v2_rules(currency))
+    if draw(st.booleans()):
+        change["tiers"] = draw(tier_lists(currency, True))
+    if draw(st.booleans()):
+        change["maxPayoutRate"] = draw(st.sampled_from(CAPS))
+    if draw(st.integers(0, 3)) == 0:
+        change["refereeReward"] = draw(st.sampled_from(WELCOMES[currency]))
+    if "active" not in change and draw(st.integers(0, 2)) == 0:
+        change["active"] = True  # resume a paused program
+    return change
 
 
 def amounts(currency: str) -> st.SearchStrategy[str]:
@@ -333,9 +528,10 @@ def amounts(currency: str) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
-    """A program and up to 12 sign-ups interleaved with up to 20 other operations."""
-    program = draw(programs())
+def scenarios(draw: st.DrawFn, v2: bool = True) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+    """A program and up to 12 sign-ups interleaved with up to 20 other operations (rule
+    updates among them with v2)."""
+    program = draw(programs(v2))
     currency = program["currency"]
     size = draw(st.integers(2, 12))
     ops: list[tuple[Any, ...]] = [("register", 0, None, False)]
@@ -366,6 +562,7 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
                 ["purchase"] * 6
                 + ["replay", "refund", "refund", "review", "review"]
                 + ["erase", "erase", "settle"]
+                + (["update"] if v2 else [])
             )
         )
         # Purchasers lean to the latest sign-ups (deep in chains); the others to the first.
@@ -391,26 +588,52 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
             if middle and in_middle:
                 who = draw(st.sampled_from(middle))
             ops.append(("erase", who))
+        elif kind == "update":
+            ops.append(("update", draw(updates(currency))))
         else:
-            ops.append(("settle", draw(st.integers(0, 24 * 4))))
+            ops.append(("settle", draw(st.integers(0, 24 * 8))))
     return program, ops
+
+
+def tier_of(t: dict[str, Any]) -> Tier:
+    return Tier(
+        t["name"],
+        t.get("minQualifiedReferrals", 0),
+        Decimal(t.get("minNetworkRevenue", "0")),
+        [Decimal(r) for r in t["levelRates"]],
+        [Decimal(a) for a in t.get("levelAmounts", [])],
+    )
+
+
+def rules_of(fields: dict[str, Any], base: Rules | None = None) -> Rules:
+    """The rules of createProgram's input, or of an updateProgram input over `base`."""
+    changes: dict[str, Any] = {}
+    names = {
+        "maxPayoutRate": ("max_payout", Decimal),
+        "refereeReward": ("welcome", Decimal),
+        "holdDays": ("hold_days", int),
+        "compression": ("compression", bool),
+        "active": ("active", bool),
+        "timeZone": ("time_zone", str),
+        "minPurchaseAmount": ("min_purchase", Decimal),
+        "commissionWindowDays": ("window_days", int),
+        "commissionPurchaseLimit": ("purchase_limit", int),
+        "monthlyCapPerReferrer": ("monthly_cap", Decimal),
+    }
+    for name, (attribute, kind) in names.items():
+        if name in fields:
+            changes[attribute] = kind(fields[name])
+    if "tiers" in fields:
+        changes["tiers"] = [tier_of(t) for t in fields["tiers"]]
+    if "milestones" in fields:
+        changes["milestones"] = [
+            (m["qualifiedReferrals"], Decimal(m["reward"])) for m in fields["milestones"]
+        ]
+    if base is not None:
+        return replace(base, **changes)
+    return Rules(**changes)
 
 
 def model_of(rules: dict[str, Any]) -> Model:
     """The model of a program drawn by `programs()` (createProgram's input)."""
-    return Model(
-        currency=rules["currency"],
-        tiers=[
-            Tier(
-                t["name"],
-                t.get("minQualifiedReferrals", 0),
-                Decimal(t.get("minNetworkRevenue", "0")),
-                [Decimal(r) for r in t["levelRates"]],
-            )
-            for t in rules["tiers"]
-        ],
-        max_payout=Decimal(rules["maxPayoutRate"]),
-        welcome=Decimal(rules["refereeReward"]),
-        hold_days=rules["holdDays"],
-        compression=rules["compression"],
-    )
+    return Model(currency=rules["currency"], rules=rules_of(rules))

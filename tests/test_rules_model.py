@@ -1,60 +1,147 @@
 """The pure reward rules against the brute-force model, with no database and no HTTP.
 
-The same scenarios as tests/test_engine_model.py, applied to a ReferralGraph in memory and
-to `Model` side by side: each new purchase's rewards as the rules price them, and each
-refund's amounts as the rules recompute them, must equal the model's. The model's rewards
-stand for the ledger (what the database would hold) between steps.
+The same scenarios as tests/test_engine_model.py (programs with every rule of contract v2,
+and rule updates between purchases), applied to a ReferralGraph and its RewardBook in
+memory and to `Model` side by side: each new purchase's rewards as the rules price them,
+each refund's amounts as the rules recompute them under the purchase's own version, and
+each approval's milestone bonuses must equal the model's. The model's rewards stand for the
+ledger (what the database would hold) between steps; the changes each step makes to them
+reach the book the way graph events carry them, and the book must equal the ledger at the
+end.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import event, given, note, settings
 
 from rujuk.graph.referral_graph import Member, ReferralGraph, epoch_micros
-from rujuk.graph.rules import FrozenReward, purchase_rewards, refunded_amounts
+from rujuk.graph.reward_book import RewardChange, month_of
+from rujuk.graph.rules import (
+    FrozenReward,
+    RewardDraft,
+    created,
+    on_approval,
+    purchase_rewards,
+    record_purchase,
+    refunded_amounts,
+)
 from rujuk.graph.tiers import tier_of
-from rujuk.records import Program, TierRule
-from tests.reward_model import BASE, MCustomer, Model, model_of, scenarios
+from rujuk.records import MilestoneRule, Program, TierRule
+from tests.reward_model import (
+    BASE,
+    COMMISSION,
+    STEP,
+    MCustomer,
+    Model,
+    MReward,
+    model_of,
+    rules_of,
+    scenarios,
+)
+
+D = Decimal
 
 
-def program_of(rules: dict[str, Any]) -> Program:
-    """The program record createProgram would store for the drawn rules."""
+def program_of(fields: dict[str, Any], version: int) -> Program:
+    """The program record createProgram (and updateProgram) would store for these fields."""
+    window = fields.get("commissionWindowDays")
+    limit = fields.get("commissionPurchaseLimit")
+    monthly = fields.get("monthlyCapPerReferrer")
     return Program(
         id=1,
         name="Pure",
-        currency=rules["currency"],
+        currency=fields["currency"],
         tiers=tuple(
             TierRule(
                 t["name"],
                 t.get("minQualifiedReferrals", 0),
-                Decimal(t.get("minNetworkRevenue", "0")),
-                tuple(Decimal(r) for r in t["levelRates"]),
+                D(t.get("minNetworkRevenue", "0")),
+                tuple(D(r) for r in t["levelRates"]),
+                tuple(D(a) for a in t.get("levelAmounts", [])),
             )
-            for t in rules["tiers"]
+            for t in fields["tiers"]
         ),
-        max_payout_rate=Decimal(rules["maxPayoutRate"]),
-        referee_reward=Decimal(rules["refereeReward"]),
-        hold_days=rules["holdDays"],
-        compression=rules["compression"],
+        max_payout_rate=D(fields["maxPayoutRate"]),
+        referee_reward=D(fields["refereeReward"]),
+        hold_days=fields["holdDays"],
+        compression=fields["compression"],
         created_at=BASE,
+        rules_version=version,
+        active=fields.get("active", True),
+        time_zone=fields.get("timeZone", "Asia/Jakarta"),
+        min_purchase_amount=D(fields.get("minPurchaseAmount", "0")),
+        commission_window_days=window,
+        commission_purchase_limit=limit,
+        monthly_cap_per_referrer=None if monthly is None else D(monthly),
+        milestones=tuple(
+            MilestoneRule(m["qualifiedReferrals"], D(m["reward"]))
+            for m in fields.get("milestones", [])
+        ),
     )
 
 
-class PureRunner:
-    """Applies a scenario to the graph and the rules, and to the model."""
+Snapshot = dict[int, tuple[MReward, str, Decimal, Decimal]]
 
-    def __init__(self, program: Program, model: Model) -> None:
-        self.program = program
+
+class PureRunner:
+    """Applies a scenario to the graph, its book and the rules, and to the model."""
+
+    def __init__(self, fields: dict[str, Any], model: Model) -> None:
+        self.fields = dict(fields)
+        self.program = program_of(fields, 1)
         self.model = model
-        self.graph = ReferralGraph(program.id)
+        self.graph = ReferralGraph(1)
         self.ids: dict[str, int] = {}
         self.exts: dict[int, str] = {}
+        self.priced_under: dict[str, Program] = {}
 
-    def register(self, i: int, referrer_index: int | None, flagged: bool, step: int) -> None:
+    # The ledger's changes, as the services put them in graph events.
+
+    def snapshot(self) -> Snapshot:
+        return {id(r): (r, r.order, r.amount, r.first) for r in self.model.rewards()}
+
+    def changes_since(self, before: Snapshot) -> list[RewardChange]:
+        changes = []
+        for r in self.model.rewards():
+            old = before[id(r)][2] if id(r) in before else D(0)
+            if r.amount != old or id(r) not in before:
+                at = self.model.purchases[r.order].at
+                changes.append(
+                    RewardChange(
+                        self.ids[r.beneficiary], r.kind, at, r.amount - old, r.amount, r.milestone
+                    )
+                )
+        return changes
+
+    def keep_months(self) -> None:
+        """What the purchase writer does under the lock when the book lacks the monthly
+        usage its rules need: read it from the ledger."""
+        zone = self.program.time_zone
+        if self.program.monthly_cap_per_referrer is None or self.graph.book.keeps_months_in(zone):
+            return
+        usage: dict[tuple[int, int], Decimal] = {}
+        for p in self.model.purchases.values():
+            for r in p.rewards:
+                if r.kind == COMMISSION:
+                    key = (self.ids[r.beneficiary], month_of(p.at, zone))
+                    usage[key] = usage.get(key, D(0)) + r.amount
+        self.graph.book.keep_months(zone, [(b, m, used) for (b, m), used in usage.items()])
+
+    def draft_row(self, d: RewardDraft) -> tuple[Any, ...]:
+        row = (self.exts[d.beneficiary_id], d.kind, d.level, d.rate, d.tier, d.amount)
+        return (*row, d.milestone, d.path)
+
+    def reward_row(self, r: MReward) -> tuple[Any, ...]:
+        row = (r.beneficiary, r.kind, r.level, r.rate, r.tier, r.amount)
+        return (*row, r.milestone, tuple(self.ids[c] for c in r.path))
+
+    # The operations.
+
+    def register(self, i: int, referrer_index: int | None, flagged: bool, at: datetime) -> None:
         ext = f"c{i}"
         referrer = None if referrer_index is None else f"c{referrer_index}"
         if referrer is not None and referrer not in self.model.customers:
@@ -62,70 +149,111 @@ class PureRunner:
         if referrer is not None and self.model.customers[referrer].erased:
             return  # an erased owner's code is INVALID_CODE: nobody signs up
         status = None if referrer is None else ("FLAGGED" if flagged else "ACTIVE")
-        self.model.customers[ext] = MCustomer(ext, referrer, status)
+        self.model.customers[ext] = MCustomer(ext, referrer, status, joined=at)
         cid = len(self.ids) + 1
         self.ids[ext], self.exts[cid] = cid, ext
-        joined = epoch_micros(BASE + timedelta(hours=step))
         up = None if referrer is None else self.ids[referrer]
-        self.graph.add_member(Member(cid, ext, joined, referrer=up, link_status=status))
+        self.graph.add_member(Member(cid, ext, epoch_micros(at), referrer=up, link_status=status))
 
-    def purchase(self, ext: str, order: str, amount: Decimal) -> None:
+    def update(self, change: dict[str, Any]) -> None:
+        self.fields.update(change)
+        old_zone = self.program.time_zone
+        self.program = program_of(self.fields, self.program.rules_version + 1)
+        self.model.update(rules_of(change, self.model.rules))
+        if self.program.time_zone != old_zone:
+            self.graph.book.forget_months()
+
+    def purchase(self, ext: str, order: str, amount: Decimal, at: datetime) -> None:
         new = order not in self.model.purchases and ext in self.model.customers
-        error, expected = self.model.record(ext, order, amount, BASE)
+        self.keep_months()  # from the ledger before this purchase
+        error, expected = self.model.record(ext, order, amount, at)
         if not new or error is not None:
             return
         cid = self.ids[ext]
-        drafts = purchase_rewards(self.graph, self.program, cid, amount)
-        assert sorted(
-            (self.exts[d.beneficiary_id], d.kind, d.level, d.rate, d.tier, d.amount, d.path)
-            for d in drafts
-        ) == sorted(
-            (
-                r.beneficiary,
-                r.kind,
-                r.level,
-                r.rate,
-                r.tier,
-                r.amount,
-                tuple(map(self.ids.get, r.path)),
-            )
-            for r in expected
-        ), order
-        self.graph.record_spend(cid, amount, purchases=1)
+        eligible, drafts = purchase_rewards(self.graph, self.program, cid, amount, at)
+        assert eligible == self.model.purchases[order].eligible
+        assert sorted(map(self.draft_row, drafts)) == sorted(map(self.reward_row, expected)), order
+        record_purchase(self.graph, cid, amount, eligible, created(drafts, at))
+        self.priced_under[order] = self.program
 
     def refund(self, order: str, amount: Decimal | None) -> None:
         purchase = self.model.purchases.get(order)
         if purchase is None:
             return
         frozen = [
-            FrozenReward(r.kind, r.level, r.rate, r.first, r.status == "REVERSED")
+            FrozenReward(r.kind, r.level, r.rate, r.tier, r.first, r.amount, r.status == "REVERSED")
             for r in purchase.rewards
         ]
-        before = purchase.refunded
+        before, refunded = self.snapshot(), purchase.refunded
         if self.model.refund(order, amount) is not None:
             return
         net = purchase.amount - purchase.refunded
-        assert refunded_amounts(self.program, frozen, net) == [
-            r.amount for r in purchase.rewards
-        ], order
-        self.graph.record_spend(
-            self.ids[purchase.customer], before - purchase.refunded, purchases=0
-        )
+        version = self.priced_under[order]
+        assert refunded_amounts(version, frozen, net) == [r.amount for r in purchase.rewards], order
+        cid = self.ids[purchase.customer]
+        self.graph.record_spend(cid, refunded - purchase.refunded, purchases=0)
+        self.graph.book.change(self.changes_since(before))
 
-    def review(self, ext: str, decision: str) -> None:
+    def review(self, ext: str, decision: str, at: datetime) -> None:
         if self.model.customers[ext].referrer is None:
             return
-        if self.model.review(ext, decision):
-            self.graph.set_link_status(self.ids[ext], self.model.customers[ext].status or "")
+        cid = self.ids[ext]
+        drafts = on_approval(self.graph, self.graph.book, self.program, cid)
+        before = self.snapshot()
+        if not self.model.review(ext, decision, at):
+            return
+        changes = self.changes_since(before)
+        if decision == "APPROVE":
+            # The service gives the bonuses to the referee's earliest eligible purchase with
+            # a net amount above 0, when it has one.
+            owner = next(
+                (
+                    p
+                    for p in self.model.purchases.values()
+                    if p.customer == ext and p.eligible and p.amount > p.refunded
+                ),
+                None,
+            )
+            paid = drafts if owner is not None else []
+            assert sorted(
+                (self.exts[d.beneficiary_id], d.amount, d.milestone, d.path) for d in paid
+            ) == sorted(
+                (self.exts[c.beneficiary_id], c.amount, c.milestone, (cid,)) for c in changes
+            ), ext
+            if paid:
+                assert owner is not None
+                event("milestone bonus on approval")
+                changes = created(paid, owner.at)
+        self.graph.set_link_status(cid, self.model.customers[ext].status or "")
+        self.graph.book.change(changes)
 
     def erase(self, ext: str) -> None:
+        before = self.snapshot()
         self.model.erase(ext)
         self.graph.erase(self.ids[ext])
+        self.graph.book.change(self.changes_since(before))
 
-    def compare_tiers(self) -> None:
+    def compare(self) -> None:
+        """The graph's tiers and the book's figures equal the model's."""
+        book = self.graph.book
         for ext, cid in self.ids.items():
-            member = self.graph.members[cid]
-            assert tier_of(self.program, member).name == self.model.tier(ext).name, ext
+            assert tier_of(self.program, self.graph.members[cid]).name == self.model.tier(ext).name
+            eligible = sum(
+                1 for p in self.model.purchases.values() if p.customer == ext and p.eligible
+            )
+            assert book.eligible_purchases(cid) == eligible, ext
+            for threshold in range(1, 4):
+                assert book.holds(cid, threshold) == self.model.holds(ext, threshold), ext
+        if book.monthly is not None:
+            zone = book.zone
+            assert zone is not None
+            expected: dict[tuple[int, int], Decimal] = {}
+            for p in self.model.purchases.values():
+                for r in p.rewards:
+                    if r.kind == COMMISSION and r.amount:
+                        key = (self.ids[r.beneficiary], month_of(p.at, zone))
+                        expected[key] = expected.get(key, D(0)) + r.amount
+            assert book.monthly == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -133,23 +261,30 @@ class PureRunner:
 def test_rules_equal_the_brute_force_model(
     scenario: tuple[dict[str, Any], list[tuple[Any, ...]]],
 ) -> None:
-    rules, ops = scenario
-    model = model_of(rules)
-    runner = PureRunner(program_of(rules), model)
+    fields, ops = scenario
+    note(repr(scenario))
+    model = model_of(fields)
+    runner = PureRunner(fields, model)
     for step, op in enumerate(ops):
+        at = BASE + step * STEP
         kind = op[0]
         if kind == "register":
-            runner.register(op[1], op[2], op[3], step)
+            runner.register(op[1], op[2], op[3], at)
+        elif kind == "update":
+            runner.update(op[1])
         elif kind == "settle":
             model.settle(BASE + timedelta(hours=op[1]))
         elif kind == "refund":
-            runner.refund(f"o{op[1]}", None if op[2] is None else Decimal(op[2]))
+            runner.refund(f"o{op[1]}", None if op[2] is None else D(op[2]))
         elif kind == "purchase":
-            runner.purchase(f"c{op[1]}", op[2], Decimal(op[3]))
+            runner.purchase(f"c{op[1]}", op[2], D(op[3]), at)
         elif f"c{op[1]}" not in model.customers:
             continue  # a refused sign-up: nothing to review or erase
         elif kind == "review":
-            runner.review(f"c{op[1]}", op[2])
+            runner.review(f"c{op[1]}", op[2], at)
         elif kind == "erase":
             runner.erase(f"c{op[1]}")
-    runner.compare_tiers()
+    runner.compare()
+    rewards = model.rewards()
+    event(f"milestone bonuses: {min(2, sum(1 for r in rewards if r.milestone))}")
+    event(f"rule versions: {min(3, runner.program.rules_version)}")

@@ -42,8 +42,12 @@ async def load_graphs(pool: Pool) -> tuple[dict[int, ReferralGraph], dict[int, P
                     blocks = await graph_load.members([conn, helper])
                     spend = await graph_load.spend(conn)
             tables = _tables_by_program(versions, blocks, spend)
-            del blocks, spend
+            del blocks
             graphs = {pid: ReferralGraph.from_table(pid, t) for pid, t in tables.items()}
+            for pid, graph in graphs.items():
+                bought = spend.get(pid, {})
+                graph.book.eligible = {c: count for c, (_, count) in bought.items()}
+            del spend
             del tables
             # The graphs live as long as the process: out of the collector's sight, a
             # full collection while serving does not walk millions of members.

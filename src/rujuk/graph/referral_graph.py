@@ -19,6 +19,7 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from rujuk.graph.reward_book import RewardBook
 from rujuk.vocabulary import ReferralStatus
 
 # Plain strings, as the load and the events bring them: compared on the hot paths.
@@ -121,6 +122,8 @@ class ReferralGraph:
         self.members: dict[int, Member] = {}
         self.tree = _referral_tree(self.members, Referees(self.members))
         self.by_external_id: dict[str, int] = {}
+        # What the reward rules read of the program's ledger: see graph/reward_book.py.
+        self.book = RewardBook()
 
     def __contains__(self, customer_id: object) -> bool:
         return customer_id in self.members

@@ -59,6 +59,8 @@ class Replicator:
             return
         if isinstance(event, PurchaseRecorded):
             graph.record_spend(event.customer_id, event.delta, purchases=1)
+            # Until purchases keep their eligibility, every purchase was eligible.
+            graph.book.purchase(event.customer_id, eligible=True)
         elif isinstance(event, CustomerRegistered):
             graph.add_member(
                 Member(

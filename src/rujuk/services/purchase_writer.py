@@ -25,7 +25,7 @@ from rujuk.db.purchases import NewPurchase
 from rujuk.errors import DomainError, ServiceUnavailable
 from rujuk.graph.events import PurchaseRecorded
 from rujuk.graph.referral_graph import ReferralGraph
-from rujuk.graph.rules import purchase_rewards
+from rujuk.graph.rules import RewardChange, created, purchase_rewards, record_purchase
 from rujuk.graph.writes import GraphWrites
 from rujuk.group_commit import GroupCommit
 from rujuk.records import Program, Purchase, Reward
@@ -202,7 +202,7 @@ class _Batch:
         leave it, then put the graph back: it changes only once the batch commits."""
         graph = self.graph
         priced: dict[str, int] = {}
-        applied: list[NewPurchase] = []
+        applied: list[tuple[NewPurchase, bool, list[RewardChange]]] = []
         try:
             for p in pending:
                 customer_id = graph.by_external_id.get(p.customer_external_id)
@@ -226,10 +226,8 @@ class _Batch:
                         )
                     )
                     continue
-                # rewards.md, "Rule versions": a purchase that is not eligible earns nothing.
-                eligible = self.program.active and p.amount >= self.program.min_purchase_amount
-                drafts = (
-                    purchase_rewards(graph, self.program, customer_id, p.amount) if eligible else []
+                eligible, drafts = purchase_rewards(
+                    graph, self.program, customer_id, p.amount, p.occurred_at
                 )
                 new = NewPurchase(
                     customer_id=customer_id,
@@ -243,14 +241,15 @@ class _Batch:
                         for d in drafts
                     ],
                 )
-                graph.record_spend(customer_id, p.amount, purchases=1)
-                applied.append(new)
+                changes = created(drafts, p.occurred_at)
+                record_purchase(graph, customer_id, p.amount, eligible, changes)
+                applied.append((new, eligible, changes))
                 priced[p.order_id] = len(self.new)
                 self.fates.append(len(self.new))
                 self.new.append(new)
         finally:
-            for new in reversed(applied):
-                graph.record_spend(new.customer_id, -new.amount, purchases=-1)
+            for new, eligible, changes in reversed(applied):
+                record_purchase(graph, new.customer_id, new.amount, eligible, changes, -1)
 
     def outcomes(
         self, stored: list[tuple[Purchase, list[Reward]]], replayed_rewards: list[Reward]

@@ -135,7 +135,13 @@ async def refund_purchase(
             program,
             [
                 FrozenReward(
-                    r.kind, r.level, r.rate, r.first_amount, r.status == RewardStatus.REVERSED
+                    r.kind,
+                    r.level,
+                    r.rate,
+                    r.tier,
+                    r.first_amount,
+                    r.amount,
+                    r.status == RewardStatus.REVERSED,
                 )
                 for r in rewards
             ],

@@ -1,5 +1,5 @@
-"""REFEREE_WELCOME: what a referred customer gets on its first purchase, outside the cap
-(rewards.md, "Recording a purchase" step 7, and "Refunds")."""
+"""REFEREE_WELCOME: what a referred customer gets on its first eligible purchase, outside
+both caps (rewards.md, "Recording a purchase" step 7, and "Refunds")."""
 
 from __future__ import annotations
 
@@ -17,15 +17,17 @@ class RefereeWelcome:
     kind = REFEREE_WELCOME
 
     def earned(self, sale: Sale) -> list[RewardDraft]:
-        """min(refereeReward, A) on the first purchase of a customer with an effective
-        referrer that is not erased, when above 0."""
+        """min(refereeReward, A) on the first eligible purchase of a customer with an
+        effective referrer that is not erased, when above 0."""
+        if not sale.eligible:
+            return []
         purchaser = sale.graph.members[sale.customer_id]
         welcome = min(sale.program.referee_reward, sale.amount)
         if (
-            purchaser.has_effective_referrer
-            and purchaser.purchases == 0
+            welcome > 0
+            and purchaser.has_effective_referrer
             and not purchaser.erased
-            and welcome > 0
+            and sale.book.eligible_purchases(sale.customer_id) == 0
         ):
             return [
                 RewardDraft(

@@ -1,0 +1,141 @@
+"""What the reward rules read of a program's ledger, kept in memory beside its graph.
+
+Three figures of rewards.md v2 would otherwise cost a database read per purchase:
+
+- each customer's count of **eligible purchases** (the welcome reward goes with the first,
+  `commissionPurchaseLimit` counts them; a refund never takes one back);
+- the **milestones held**: for each customer, the thresholds of its MILESTONE_BONUS rewards
+  that are not REVERSED (one is earned again only once its bonus is reversed);
+- the **monthly usage** for `monthlyCapPerReferrer`: per (beneficiary, calendar month in the
+  program's time zone), the current amounts of its REFERRER_COMMISSION rewards whose
+  purchase's time falls in that month (a REVERSED reward's amount is 0, so it counts 0).
+
+The first two are loaded with the graph at start-up (db/graph_load.py). The monthly usage is
+kept only for a program whose rules have a monthly cap, in the time zone of those rules: it
+is read from the ledger, under the program's lock, by the first purchase that needs it (and
+again after the time zone changes), so a program without a cap pays nothing for it.
+
+Every graph event that changes a reward's amount carries the change (graph/events.py), and
+applying the event applies it here: new rewards (purchase_recorded, and the milestone
+bonuses of an approval), refunds (purchase_refunded), reversals by a rejection
+(referral_reviewed) or an erasure (customer_erased). The book therefore always equals the
+ledger at the graph's version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+ZERO = Decimal(0)
+REFERRER_COMMISSION = "REFERRER_COMMISSION"
+MILESTONE_BONUS = "MILESTONE_BONUS"
+
+
+@dataclass(frozen=True, slots=True)
+class RewardChange:
+    """A reward created (amount from 0 to `amount`) or changed (by `delta` to `amount`)."""
+
+    beneficiary_id: int
+    kind: str
+    # The time of the reward's purchase (t): its month is the one the monthly cap counts in.
+    occurred_at: datetime
+    delta: Decimal
+    # The reward's amount after the change: 0 means it is REVERSED now.
+    amount: Decimal
+    # The threshold of a MILESTONE_BONUS; None for other kinds.
+    milestone: int | None = None
+
+    @property
+    def created(self) -> bool:
+        """Whether the change creates the reward (its whole amount is the change)."""
+        return self.delta == self.amount and self.amount > 0
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def month_of(moment: datetime, zone: str) -> int:
+    """The calendar month of a moment in a time zone, as year * 12 + month - 1."""
+    local = moment.astimezone(_zone(zone))
+    return local.year * 12 + local.month - 1
+
+
+@dataclass(slots=True)
+class RewardBook:
+    """The ledger's figures the rules read, for one program (see the module's text)."""
+
+    eligible: dict[int, int] = field(default_factory=dict)
+    held: dict[int, set[int]] = field(default_factory=dict)
+    # (beneficiary, month) -> used; None until read for `zone`.
+    monthly: dict[tuple[int, int], Decimal] | None = None
+    zone: str | None = None
+
+    # What the rules read -----------------------------------------------------------------
+
+    def eligible_purchases(self, customer_id: int) -> int:
+        """How many eligible purchases the customer has recorded (refunded ones included)."""
+        return self.eligible.get(customer_id, 0)
+
+    def holds(self, customer_id: int, threshold: int) -> bool:
+        """Whether the customer holds a bonus of this milestone that is not REVERSED."""
+        held = self.held.get(customer_id)
+        return held is not None and threshold in held
+
+    def keeps_months_in(self, zone: str) -> bool:
+        """Whether the monthly usage is here, counted in months of this time zone."""
+        return self.monthly is not None and self.zone == zone
+
+    def used(self, beneficiary_id: int, month: int) -> Decimal:
+        """The beneficiary's commissions of purchases in that month, as they stand."""
+        assert self.monthly is not None, "the monthly usage is read before it is used"
+        return self.monthly.get((beneficiary_id, month), ZERO)
+
+    # What changes it ---------------------------------------------------------------------
+
+    def keep_months(self, zone: str, usage: Iterable[tuple[int, int, Decimal]]) -> None:
+        """Start keeping the monthly usage in this time zone, from the ledger's
+        (beneficiary, month, used) as it stands at the graph's version."""
+        self.monthly = {(b, m): used for b, m, used in usage if used}
+        self.zone = zone
+
+    def forget_months(self) -> None:
+        """Stop keeping the monthly usage (the program's time zone changed)."""
+        self.monthly = None
+        self.zone = None
+
+    def purchase(self, customer_id: int, eligible: bool, sign: int = 1) -> None:
+        """A purchase of the customer was recorded (sign -1: taken back, as a batch prices
+        its purchases one after another and then puts the book back)."""
+        if eligible:
+            self.eligible[customer_id] = self.eligible.get(customer_id, 0) + sign
+
+    def change(self, changes: Sequence[RewardChange], sign: int = 1) -> None:
+        """Rewards were created or changed (sign -1: undo those changes)."""
+        for c in changes:
+            if c.kind == REFERRER_COMMISSION:
+                monthly, zone = self.monthly, self.zone
+                if monthly is not None and zone is not None:
+                    key = (c.beneficiary_id, month_of(c.occurred_at, zone))
+                    used = monthly.get(key, ZERO) + sign * c.delta
+                    if used:
+                        monthly[key] = used
+                    else:
+                        monthly.pop(key, None)
+            elif c.kind == MILESTONE_BONUS and c.milestone is not None:
+                # Earned: it is held; reversed: it is not. Undone: the other way round.
+                holds = (c.amount > 0) if sign > 0 else (c.amount == 0)
+                if holds:
+                    self.held.setdefault(c.beneficiary_id, set()).add(c.milestone)
+                else:
+                    held = self.held.get(c.beneficiary_id)
+                    if held is not None:
+                        held.discard(c.milestone)
+                        if not held:
+                            del self.held[c.beneficiary_id]
