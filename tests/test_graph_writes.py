@@ -21,6 +21,7 @@ from rujuk.graph.events import (
     from_json,
     to_json,
 )
+from rujuk.graph.reward_book import RewardChange
 from rujuk.graph.writes import UnknownProgram
 from rujuk.ids import from_global_id
 from rujuk.records import MilestoneRule, Program, TierRule
@@ -102,10 +103,33 @@ async def test_the_purchase_statement_stores_what_the_serializer_writes(
         assert payload["userErrors"] == []
     pid = number(program["id"])
     purchases = await runtime.pool.fetch(
-        "SELECT id, customer_id, amount FROM purchase WHERE program_id = $1 ORDER BY id", pid
+        "SELECT id, customer_id, amount, occurred_at FROM purchase WHERE program_id = $1"
+        " ORDER BY id",
+        pid,
+    )
+    rewards = await runtime.pool.fetch(
+        "SELECT purchase_id, beneficiary_id, kind, amount FROM reward WHERE program_id = $1"
+        " ORDER BY id",
+        pid,
     )
     recorded = [e for e in await graph_events(runtime, pid) if e[1] == PurchaseRecorded.kind]
-    expected = [PurchaseRecorded(p["customer_id"], p["id"], p["amount"]) for p in purchases]
+    expected = [
+        PurchaseRecorded(
+            p["customer_id"],
+            p["id"],
+            p["amount"],
+            True,
+            tuple(
+                RewardChange(
+                    r["beneficiary_id"], r["kind"], p["occurred_at"], r["amount"], r["amount"]
+                )
+                for r in rewards
+                if r["purchase_id"] == p["id"]
+            ),
+        )
+        for p in purchases
+    ]
+    assert all(e.rewards for e in expected)
     assert [payload for _, _, payload in recorded] == [to_json(e) for e in expected]
     assert [from_json(kind, payload) for _, kind, payload in recorded] == expected
 

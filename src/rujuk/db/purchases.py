@@ -59,6 +59,9 @@ class NewPurchase:
     # Active program and amount >= its minimum, under the rules it is priced by.
     eligible: bool
     rewards: Sequence[RewardRow]
+    # The JSON of what the purchase_recorded event carries beside the rows (graph/events.py
+    # book_json): the statement adds it to the payload it builds.
+    book: str = "{}"
 
 
 async def insert_purchases(
@@ -87,9 +90,9 @@ async def insert_purchases(
             SELECT graph_version, rules_version FROM program WHERE id = $1 FOR UPDATE
         ), input AS (
             SELECT * FROM unnest($2::bigint[], $3::text[], $4::numeric[], $5::timestamptz[],
-                                 $6::timestamptz[], $19::boolean[])
+                                 $6::timestamptz[], $19::boolean[], $21::text[])
                    WITH ORDINALITY AS p(customer, order_id, amount, occurred_at, available_at,
-                                        eligible, position)
+                                        eligible, book, position)
         ), new_purchase AS (
             INSERT INTO purchase (program_id, customer_id, order_id, amount, occurred_at,
                                   created_at, rules_version, eligible)
@@ -125,7 +128,7 @@ async def insert_purchases(
             SELECT $1, $16 + input.position - 1, 'purchase_recorded',
                    jsonb_build_object('customer_id', input.customer,
                                       'purchase_id', new_purchase.id,
-                                      'delta', input.amount::text)
+                                      'delta', input.amount::text) || input.book::jsonb
             FROM input JOIN new_purchase USING (order_id)
         ), notify AS (
             SELECT pg_notify($17, $1::text || ':' || $18::text)
@@ -156,6 +159,7 @@ async def insert_purchases(
         last_version,
         [p.eligible for p in purchases],
         rules_version,
+        [p.book for p in purchases],
     )
     if not rows:
         return None
@@ -359,6 +363,20 @@ async def pending_through(conn: Connection, referee_id: int) -> list[int]:
         referee_id,
     )
     return [r["id"] for r in rows]
+
+
+async def rewards_at(
+    conn: Connection | Pool, reward_ids: list[int]
+) -> list[tuple[Reward, datetime]]:
+    """Rewards by id, each with its purchase's time (missing ids are left out)."""
+    columns = ", ".join(f"r.{c.strip()}" for c in REWARD_COLUMNS.split(","))
+    rows = await conn.fetch(
+        f"""SELECT {columns}, p.occurred_at AS purchase_time
+            FROM reward r JOIN purchase p ON p.id = r.purchase_id
+            WHERE r.id = ANY($1) ORDER BY r.id""",
+        reward_ids,
+    )
+    return [(reward_from_row(r), r["purchase_time"]) for r in rows]
 
 
 async def pending_of(conn: Connection, beneficiary_id: int) -> list[int]:

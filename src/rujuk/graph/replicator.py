@@ -32,6 +32,7 @@ from rujuk.graph.events import (
     from_json,
 )
 from rujuk.graph.referral_graph import Member, ReferralGraph, epoch_micros
+from rujuk.graph.rules import record_purchase
 from rujuk.graph.subscribers import Subscribers
 
 logger = logging.getLogger(__name__)
@@ -58,9 +59,7 @@ class Replicator:
         if version != graph.version + 1:
             return
         if isinstance(event, PurchaseRecorded):
-            graph.record_spend(event.customer_id, event.delta, purchases=1)
-            # Until purchases keep their eligibility, every purchase was eligible.
-            graph.book.purchase(event.customer_id, eligible=True)
+            record_purchase(graph, event.customer_id, event.delta, event.eligible, event.rewards)
         elif isinstance(event, CustomerRegistered):
             graph.add_member(
                 Member(
@@ -73,10 +72,13 @@ class Replicator:
             )
         elif isinstance(event, PurchaseRefunded):
             graph.record_spend(event.customer_id, -event.delta, purchases=0)
+            graph.book.change(event.rewards)
         elif isinstance(event, ReferralReviewed):
             graph.set_link_status(event.referee_id, event.status)
+            graph.book.change(event.rewards)
         elif isinstance(event, CustomerErased):
             graph.erase(event.id)
+            graph.book.change(event.rewards)
         elif isinstance(event, ProgramUpdated):
             self.cache.remember(event.program)
         else:

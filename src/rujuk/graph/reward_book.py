@@ -31,9 +31,11 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from rujuk.vocabulary import RewardKind
+
 ZERO = Decimal(0)
-REFERRER_COMMISSION = "REFERRER_COMMISSION"
-MILESTONE_BONUS = "MILESTONE_BONUS"
+REFERRER_COMMISSION = RewardKind.REFERRER_COMMISSION.value
+MILESTONE_BONUS = RewardKind.MILESTONE_BONUS.value
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ purchases before it left it, exactly as if they had been recorded one after anot
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from rujuk.db import purchases as purchase_queries
 from rujuk.db.pool import Connection, Pool
 from rujuk.db.purchases import NewPurchase
 from rujuk.errors import DomainError, ServiceUnavailable
-from rujuk.graph.events import PurchaseRecorded
+from rujuk.graph.events import PurchaseRecorded, book_json
 from rujuk.graph.referral_graph import ReferralGraph
 from rujuk.graph.rules import RewardChange, created, purchase_rewards, record_purchase
 from rujuk.graph.writes import GraphWrites
@@ -135,7 +136,7 @@ class PurchaseWriter:
                 return _Unlocked.NEEDS_LOCK
             if stored is None:
                 return _Unlocked.STALE
-            write.appended([_event(purchase) for purchase, _ in stored])
+            write.appended(_events(batch, stored))
         return batch.outcomes(stored, [])
 
     async def _commit_locked(
@@ -167,7 +168,7 @@ class PurchaseWriter:
                 )
                 assert inserted is not None  # the lock is ours: nobody wrote since
                 stored = inserted
-                write.appended([_event(purchase) for purchase, _ in stored])
+                write.appended(_events(batch, stored))
                 await self._outbox.write(conn, program.id, purchase_events(stored))
             replayed = [p.id for p in recorded.values()]
             rewards = []
@@ -180,8 +181,12 @@ def _transaction(conn: Connection, wanted: bool) -> AbstractAsyncContextManager[
     return conn.transaction() if wanted else contextlib.nullcontext()
 
 
-def _event(purchase: Purchase) -> PurchaseRecorded:
-    return PurchaseRecorded(purchase.customer_id, purchase.id, purchase.amount)
+def _events(batch: _Batch, stored: list[tuple[Purchase, list[Reward]]]) -> list[PurchaseRecorded]:
+    """The purchase_recorded events of a batch's new purchases, in order."""
+    return [
+        PurchaseRecorded(purchase.customer_id, purchase.id, purchase.amount, eligible, changes)
+        for (purchase, _), (eligible, changes) in zip(stored, batch.books, strict=True)
+    ]
 
 
 class _Batch:
@@ -194,6 +199,8 @@ class _Batch:
         self.program = program
         self.recorded = recorded
         self.new: list[NewPurchase] = []
+        # Per new purchase: its eligibility and what its rewards change in the book.
+        self.books: list[tuple[bool, tuple[RewardChange, ...]]] = []
         # Per pending purchase: an index into new, a recorded Purchase, or its error.
         self.fates: list[int | Purchase | DomainError] = []
 
@@ -229,6 +236,7 @@ class _Batch:
                 eligible, drafts = purchase_rewards(
                     graph, self.program, customer_id, p.amount, p.occurred_at
                 )
+                changes = created(drafts, p.occurred_at)
                 new = NewPurchase(
                     customer_id=customer_id,
                     order_id=p.order_id,
@@ -240,13 +248,14 @@ class _Batch:
                         (d.beneficiary_id, d.kind, d.level, d.rate, d.tier, d.amount, d.path)
                         for d in drafts
                     ],
+                    book=json.dumps(book_json(eligible, changes)),
                 )
-                changes = created(drafts, p.occurred_at)
                 record_purchase(graph, customer_id, p.amount, eligible, changes)
                 applied.append((new, eligible, changes))
                 priced[p.order_id] = len(self.new)
                 self.fates.append(len(self.new))
                 self.new.append(new)
+                self.books.append((eligible, tuple(changes)))
         finally:
             for new, eligible, changes in reversed(applied):
                 record_purchase(graph, new.customer_id, new.amount, eligible, changes, -1)

@@ -10,7 +10,7 @@ from rujuk.access import Principal
 from rujuk.db import purchases as purchase_queries
 from rujuk.errors import DomainError
 from rujuk.graph.events import PurchaseRefunded
-from rujuk.graph.rules import FrozenReward, refunded_amounts
+from rujuk.graph.rules import FrozenReward, changed, refunded_amounts
 from rujuk.money import amount_problem
 from rujuk.records import Program
 from rujuk.runtime import Runtime
@@ -153,7 +153,8 @@ async def refund_purchase(
             LedgerEntryKind.REFUND,
             f"refund of {refund}",
         )
-        await uow.append(PurchaseRefunded(purchase.customer_id, refund))
+        changes = changed([(r, purchase.occurred_at) for r in rewards], new_amounts)
+        await uow.append(PurchaseRefunded(purchase.customer_id, refund, tuple(changes)))
         refreshed = await purchase_queries.get_purchases(conn, [purchase.id])
         current = await purchase_queries.purchase_rewards(conn, [purchase.id])
         await runtime.outbox.write(

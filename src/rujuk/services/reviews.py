@@ -11,6 +11,7 @@ from rujuk.db import purchases as purchase_queries
 from rujuk.db import referrals as referral_queries
 from rujuk.errors import DomainError
 from rujuk.graph.events import CustomerErased, ReferralReviewed
+from rujuk.graph.rules import RewardChange, changed
 from rujuk.records import Customer, Referral
 from rujuk.runtime import Runtime
 from rujuk.services import customers, webhook_events
@@ -56,8 +57,11 @@ async def review_referral(
                     ["input", "decision"],
                 )
             updated = await referral_queries.set_status(conn, referral.id, status, note)
+            changes: list[RewardChange] = []
             if status == ReferralStatus.REJECTED:
                 reversed_ids = await purchase_queries.pending_through(conn, referral.referee_id)
+                reversing = await purchase_queries.rewards_at(conn, reversed_ids)
+                changes = changed(reversing, [Decimal(0)] * len(reversing))
                 await purchase_queries.update_reward_amounts(
                     conn,
                     [(i, Decimal(0)) for i in reversed_ids],
@@ -70,7 +74,7 @@ async def review_referral(
             await runtime.outbox.write(
                 conn, referral.program_id, [referral_event(REFERRAL_REVIEWED, updated)]
             )
-            await uow.append(ReferralReviewed(referral.referee_id, updated.status))
+            await uow.append(ReferralReviewed(referral.referee_id, updated.status, tuple(changes)))
     return updated
 
 
@@ -87,6 +91,8 @@ async def erase_customer(
     ):
         erased = await customer_queries.erase(conn, customer.id, datetime.now(UTC))
         pending = await purchase_queries.pending_of(conn, customer.id)
+        reversing = await purchase_queries.rewards_at(conn, pending)
+        changes = changed(reversing, [Decimal(0)] * len(reversing))
         await purchase_queries.update_reward_amounts(
             conn, [(i, Decimal(0)) for i in pending], LedgerEntryKind.REVERSED, "customer erased"
         )
@@ -96,7 +102,7 @@ async def erase_customer(
         await webhook_events.rewards_changed(
             runtime.outbox, conn, customer.program_id, REWARD_REVERSED, pending
         )
-        await uow.append(CustomerErased(customer.id))
+        await uow.append(CustomerErased(customer.id, tuple(changes)))
     # The customer's tokens stop working now, not when their cached caller expires.
     runtime.callers.clear()
     return erased

@@ -13,6 +13,7 @@ from rujuk.graph.rules.commission import REFERRER_COMMISSION
 from rujuk.graph.rules.drafts import FrozenReward, RewardDraft
 from rujuk.graph.rules.engine import (
     UnknownRewardKind,
+    changed,
     created,
     is_eligible,
     purchase_rewards,
@@ -31,6 +32,7 @@ __all__ = [
     "RewardDraft",
     "UnknownRewardKind",
     "cap_from_deepest",
+    "changed",
     "created",
     "is_eligible",
     "on_approval",

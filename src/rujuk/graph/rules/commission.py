@@ -13,8 +13,9 @@ from rujuk.graph.rules.drafts import FrozenReward, Refund, RewardDraft, Sale
 from rujuk.graph.rules.walk import ladder
 from rujuk.money import round_down
 from rujuk.records import Program
+from rujuk.vocabulary import RewardKind
 
-REFERRER_COMMISSION = "REFERRER_COMMISSION"
+REFERRER_COMMISSION = RewardKind.REFERRER_COMMISSION.value
 ZERO = Decimal(0)
 # commissionWindowDays counts periods of 24 hours.
 DAY_MICROS = 86_400_000_000

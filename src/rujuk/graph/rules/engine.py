@@ -17,7 +17,7 @@ from rujuk.graph.rules.commission import COMMISSION
 from rujuk.graph.rules.drafts import FrozenReward, Refund, RewardDraft, Sale
 from rujuk.graph.rules.milestone import MILESTONE
 from rujuk.graph.rules.welcome import WELCOME
-from rujuk.records import Program
+from rujuk.records import Program, Reward
 
 ZERO = Decimal(0)
 
@@ -75,6 +75,20 @@ def created(drafts: Sequence[RewardDraft], occurred_at: datetime) -> list[Reward
     return [
         RewardChange(d.beneficiary_id, d.kind, occurred_at, d.amount, d.amount, d.milestone)
         for d in drafts
+    ]
+
+
+def changed(
+    rewards: Sequence[tuple[Reward, datetime]], amounts: Sequence[Decimal]
+) -> list[RewardChange]:
+    """What setting recorded rewards (each with its purchase's time) to new amounts changes
+    in the book: one change per reward whose amount moves."""
+    return [
+        RewardChange(
+            r.beneficiary_id, r.kind, at, amount - r.amount, amount, getattr(r, "milestone", None)
+        )
+        for (r, at), amount in zip(rewards, amounts, strict=True)
+        if amount != r.amount
     ]
 
 

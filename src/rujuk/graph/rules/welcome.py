@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from rujuk.graph.rules.drafts import FrozenReward, Refund, RewardDraft, Sale
+from rujuk.vocabulary import RewardKind
 
-REFEREE_WELCOME = "REFEREE_WELCOME"
+REFEREE_WELCOME = RewardKind.REFEREE_WELCOME.value
 
 
 class RefereeWelcome:
