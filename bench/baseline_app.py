@@ -91,7 +91,16 @@ async def purchase(request: Request) -> Response:
         available_at=now + timedelta(days=14),
         eligible=True,
         rewards=[
-            (1, "REFERRER_COMMISSION", 1, Decimal("0.05"), "Perunggu", amount / 20, (customer_id,))
+            (
+                1,
+                "REFERRER_COMMISSION",
+                1,
+                Decimal("0.05"),
+                "Perunggu",
+                amount / 20,
+                (customer_id,),
+                None,
+            )
         ],
     )
     batches: GroupCommit[int, NewPurchase, int] = request.app.state.batches

@@ -39,8 +39,12 @@ MEMBER_BLOCK = f"""
     LEFT JOIN referral r ON r.referee_id = c.id AND r.referee_id >= $1 AND r.referee_id < $2
     WHERE c.id >= $1 AND c.id < $2"""
 
-SPEND = """SELECT program_id, customer_id, sum(amount - refunded_amount), count(*)
+SPEND = """SELECT program_id, customer_id, sum(amount - refunded_amount), count(*),
+                  count(*) FILTER (WHERE eligible)
            FROM purchase GROUP BY program_id, customer_id"""
+HELD = """SELECT program_id, beneficiary_id, array_agg(milestone)
+          FROM reward WHERE kind = 'MILESTONE_BONUS' AND status <> 'REVERSED'
+          GROUP BY program_id, beneficiary_id"""
 
 # Ids per block: about eight blocks at a million customers, enough to keep both cores busy.
 BLOCK_IDS = 1 << 17
@@ -129,11 +133,25 @@ async def _blocks(conn: Connection, starts: list[int]) -> list[MemberBlock | Non
     return found
 
 
-async def spend(conn: Connection) -> dict[int, dict[int, tuple[Decimal, int]]]:
-    """Net spend and purchase count of every customer who has bought (others spent 0), by
-    program and customer."""
+async def spend(
+    conn: Connection,
+) -> tuple[dict[int, dict[int, tuple[Decimal, int]]], dict[int, dict[int, int]]]:
+    """Net spend and purchase count of every customer who has bought (others spent 0), and
+    the count of their eligible purchases (of those who have any), by program and customer."""
     rows: list[asyncpg.Record] = await conn.fetch(SPEND)
     by_program: defaultdict[int, dict[int, tuple[Decimal, int]]] = defaultdict(dict)
-    for program_id, customer_id, amount, purchases in rows:
+    eligible: defaultdict[int, dict[int, int]] = defaultdict(dict)
+    for program_id, customer_id, amount, purchases, eligible_purchases in rows:
         by_program[program_id][customer_id] = (amount, purchases)
+        if eligible_purchases:
+            eligible[program_id][customer_id] = eligible_purchases
+    return by_program, eligible
+
+
+async def held_milestones(conn: Connection) -> dict[int, dict[int, set[int]]]:
+    """The milestones of each customer's bonuses that are not REVERSED, by program."""
+    rows: list[asyncpg.Record] = await conn.fetch(HELD)
+    by_program: defaultdict[int, dict[int, set[int]]] = defaultdict(dict)
+    for program_id, customer_id, milestones in rows:
+        by_program[program_id][customer_id] = set(milestones)
     return by_program

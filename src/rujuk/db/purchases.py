@@ -43,7 +43,7 @@ async def lock_ledger(conn: Connection, program_id: int) -> int | None:
     return version
 
 
-RewardRow = tuple[int, str, int, Decimal | None, str | None, Decimal, tuple[int, ...]]
+RewardRow = tuple[int, str, int, Decimal | None, str | None, Decimal, tuple[int, ...], int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +102,17 @@ async def insert_purchases(
             RETURNING id, order_id
         ), new_reward AS (
             INSERT INTO reward (program_id, purchase_id, beneficiary_id, kind, level, rate, tier,
-                                first_amount, amount, status, created_at, available_at, path)
+                                first_amount, amount, status, created_at, available_at, path,
+                                milestone)
             SELECT $1, new_purchase.id, d.beneficiary, d.kind, d.level, d.rate, d.tier,
                    d.amount, d.amount, 'PENDING', $7, input.available_at,
-                   string_to_array(d.path, ',')::bigint[]
+                   string_to_array(d.path, ',')::bigint[], d.milestone
             FROM unnest($8::text[], $9::bigint[], $10::text[], $11::int[], $12::numeric[],
-                        $13::text[], $14::numeric[], $15::text[])
-                   AS d(order_id, beneficiary, kind, level, rate, tier, amount, path)
+                        $13::text[], $14::numeric[], $15::text[], $22::int[])
+                   AS d(order_id, beneficiary, kind, level, rate, tier, amount, path, milestone)
             JOIN new_purchase USING (order_id)
             JOIN input USING (order_id)
-            RETURNING id, purchase_id, kind, level, amount, created_at
+            RETURNING id, purchase_id, kind, level, amount, created_at, milestone
         ), entry AS (
             INSERT INTO reward_entry (reward_id, kind, delta, status, created_at)
             SELECT id, 'EARNED', amount, 'PENDING', created_at FROM new_reward
@@ -134,7 +135,8 @@ async def insert_purchases(
             SELECT pg_notify($17, $1::text || ':' || $18::text)
             WHERE EXISTS (SELECT 1 FROM new_purchase)
         )
-        SELECT new_purchase.order_id, new_purchase.id AS purchase_id, r.id, r.kind, r.level
+        SELECT new_purchase.order_id, new_purchase.id AS purchase_id, r.id, r.kind, r.level,
+               r.milestone
         FROM new_purchase
         CROSS JOIN notify
         LEFT JOIN new_reward r ON r.purchase_id = new_purchase.id
@@ -160,12 +162,13 @@ async def insert_purchases(
         [p.eligible for p in purchases],
         rules_version,
         [p.book for p in purchases],
+        [r[7] for _, r in rewards],
     )
     if not rows:
         return None
     purchase_ids = {row["order_id"]: row["purchase_id"] for row in rows}
     reward_ids = {
-        (row["purchase_id"], row["kind"], row["level"]): row["id"]
+        (row["purchase_id"], row["kind"], row["level"], row["milestone"]): row["id"]
         for row in rows
         if row["id"] is not None
     }
@@ -190,7 +193,7 @@ async def insert_purchases(
                 purchase,
                 [
                     Reward(
-                        id=reward_ids[(purchase_id, kind, level)],
+                        id=reward_ids[(purchase_id, kind, level, milestone)],
                         program_id=program_id,
                         purchase_id=purchase_id,
                         beneficiary_id=beneficiary,
@@ -204,12 +207,95 @@ async def insert_purchases(
                         created_at=created_at,
                         available_at=p.available_at,
                         path=path,
+                        milestone=milestone,
                     )
-                    for beneficiary, kind, level, rate, tier, paid, path in p.rewards
+                    for beneficiary, kind, level, rate, tier, paid, path, milestone in p.rewards
                 ],
             )
         )
     return stored
+
+
+async def insert_bonuses(
+    conn: Connection,
+    program_id: int,
+    purchase_id: int,
+    bonuses: Sequence[RewardRow],
+    *,
+    created_at: datetime,
+    available_at: datetime,
+) -> list[Reward]:
+    """Store rewards a review creates (milestone bonuses) for a purchase, with their EARNED
+    entries."""
+    if not bonuses:
+        return []
+    rows = await conn.fetch(
+        f"""
+        WITH new_reward AS (
+            INSERT INTO reward (program_id, purchase_id, beneficiary_id, kind, level, rate, tier,
+                                first_amount, amount, status, created_at, available_at, path,
+                                milestone)
+            SELECT $1, $2, d.beneficiary, d.kind, d.level, d.rate, d.tier, d.amount, d.amount,
+                   'PENDING', $3, $4, string_to_array(d.path, ',')::bigint[], d.milestone
+            FROM unnest($5::bigint[], $6::text[], $7::int[], $8::numeric[], $9::text[],
+                        $10::numeric[], $11::text[], $12::int[])
+                   WITH ORDINALITY
+                   AS d(beneficiary, kind, level, rate, tier, amount, path, milestone, position)
+            ORDER BY d.position
+            RETURNING {REWARD_COLUMNS}
+        ), entry AS (
+            INSERT INTO reward_entry (reward_id, kind, delta, status, created_at)
+            SELECT id, 'EARNED', amount, 'PENDING', created_at FROM new_reward
+        )
+        SELECT * FROM new_reward ORDER BY id
+        """,
+        program_id,
+        purchase_id,
+        created_at,
+        available_at,
+        [r[0] for r in bonuses],
+        [r[1] for r in bonuses],
+        [r[2] for r in bonuses],
+        [r[3] for r in bonuses],
+        [r[4] for r in bonuses],
+        [r[5] for r in bonuses],
+        [",".join(map(str, r[6])) for r in bonuses],
+        [r[7] for r in bonuses],
+    )
+    return [reward_from_row(r) for r in rows]
+
+
+async def first_paying_purchase(conn: Connection, customer_id: int) -> Purchase | None:
+    """The customer's earliest recorded eligible purchase whose net amount is above 0: the
+    one an approval's milestone bonuses belong to (rewards.md, "Milestones")."""
+    row = await conn.fetchrow(
+        f"""SELECT {PURCHASE_COLUMNS} FROM purchase
+            WHERE customer_id = $1 AND eligible AND amount > refunded_amount
+            ORDER BY id LIMIT 1""",
+        customer_id,
+    )
+    return None if row is None else purchase_from_row(row)
+
+
+async def monthly_usage(
+    conn: Connection, program_id: int, zone: str
+) -> list[tuple[int, int, Decimal]]:
+    """Per (beneficiary, month as year * 12 + month - 1 in the time zone of the purchase's
+    time), the current amount of the program's commissions: the monthly cap's usage."""
+    rows = await conn.fetch(
+        """
+        SELECT r.beneficiary_id,
+               (extract(year FROM p.occurred_at AT TIME ZONE $2) * 12
+                + extract(month FROM p.occurred_at AT TIME ZONE $2) - 1)::int AS month,
+               sum(r.amount) AS used
+        FROM reward r JOIN purchase p ON p.id = r.purchase_id
+        WHERE r.program_id = $1 AND r.kind = 'REFERRER_COMMISSION' AND r.amount > 0
+        GROUP BY 1, 2
+        """,
+        program_id,
+        zone,
+    )
+    return [(r["beneficiary_id"], r["month"], r["used"]) for r in rows]
 
 
 async def purchase_rewards(conn: Connection | Pool, purchase_ids: list[int]) -> list[Reward]:
@@ -217,7 +303,8 @@ async def purchase_rewards(conn: Connection | Pool, purchase_ids: list[int]) -> 
     shallowest level first, then the welcome reward."""
     rows = await conn.fetch(
         f"""SELECT {REWARD_COLUMNS} FROM reward WHERE purchase_id = ANY($1)
-            ORDER BY purchase_id, kind = 'REFEREE_WELCOME', level, id""",
+            ORDER BY purchase_id, kind <> 'REFERRER_COMMISSION', kind = 'MILESTONE_BONUS',
+                     level, id""",
         purchase_ids,
     )
     return [reward_from_row(r) for r in rows]

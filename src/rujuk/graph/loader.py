@@ -40,14 +40,16 @@ async def load_graphs(pool: Pool) -> tuple[dict[int, ReferralGraph], dict[int, P
                     versions = await event_queries.graph_versions(conn)
                     programs = await program_queries.list_programs(conn)
                     blocks = await graph_load.members([conn, helper])
-                    spend = await graph_load.spend(conn)
+                    spend, eligible = await graph_load.spend(conn)
+                    held = await graph_load.held_milestones(conn)
             tables = _tables_by_program(versions, blocks, spend)
             del blocks
             graphs = {pid: ReferralGraph.from_table(pid, t) for pid, t in tables.items()}
+            # What the reward rules read of the ledger: see graph/reward_book.py.
             for pid, graph in graphs.items():
-                bought = spend.get(pid, {})
-                graph.book.eligible = {c: count for c, (_, count) in bought.items()}
-            del spend
+                graph.book.eligible = eligible.get(pid, {})
+                graph.book.held = held.get(pid, {})
+            del spend, eligible, held
             del tables
             # The graphs live as long as the process: out of the collector's sight, a
             # full collection while serving does not walk millions of members.

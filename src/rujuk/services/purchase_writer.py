@@ -110,6 +110,8 @@ class PurchaseWriter:
         # the rules are those in force at that graph version.
         graph = self._graphs.graph(program_id)
         program = self._graphs.programs[program_id]
+        if not _months_kept(graph, program):
+            return _Unlocked.NEEDS_LOCK
         batch = _Batch(graph, program, {})
         batch.price(pending)
         if not batch.new or any(isinstance(fate, DomainError) for fate in batch.fates):
@@ -150,11 +152,20 @@ class PurchaseWriter:
         ):
             program = write.program
             self._graphs.remember(program)
+            graph = write.graph
+            if not _months_kept(graph, program):
+                # Once per program (and per change of its time zone): the monthly cap's
+                # usage read from the ledger as it stands at the locked version, then kept
+                # by the graph events (graph/reward_book.py).
+                zone = program.time_zone
+                graph.book.keep_months(
+                    zone, await purchase_queries.monthly_usage(conn, program.id, zone)
+                )
             # After the lock: every purchase committed before it is seen.
             recorded = await purchase_queries.find_purchases(
                 conn, program.id, [p.order_id for p in pending]
             )
-            batch = _Batch(write.graph, program, recorded)
+            batch = _Batch(graph, program, recorded)
             batch.price(pending)
             stored: list[tuple[Purchase, list[Reward]]] = []
             if batch.new:
@@ -175,6 +186,11 @@ class PurchaseWriter:
             if replayed:
                 rewards = await purchase_queries.purchase_rewards(conn, replayed)
         return batch.outcomes(stored, rewards)
+
+
+def _months_kept(graph: ReferralGraph, program: Program) -> bool:
+    """Whether the graph's book has what the program's monthly cap reads (if it has one)."""
+    return program.monthly_cap_per_referrer is None or graph.book.keeps_months_in(program.time_zone)
 
 
 def _transaction(conn: Connection, wanted: bool) -> AbstractAsyncContextManager[object]:
@@ -245,7 +261,16 @@ class _Batch:
                     available_at=p.occurred_at + timedelta(days=self.program.hold_days),
                     eligible=eligible,
                     rewards=[
-                        (d.beneficiary_id, d.kind, d.level, d.rate, d.tier, d.amount, d.path)
+                        (
+                            d.beneficiary_id,
+                            d.kind,
+                            d.level,
+                            d.rate,
+                            d.tier,
+                            d.amount,
+                            d.path,
+                            d.milestone,
+                        )
                         for d in drafts
                     ],
                     book=json.dumps(book_json(eligible, changes)),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from rujuk.access import Principal
+from rujuk.db import programs as program_queries
 from rujuk.db import purchases as purchase_queries
 from rujuk.errors import DomainError
 from rujuk.graph.events import PurchaseRefunded
@@ -128,11 +129,19 @@ async def refund_purchase(
                 f"only {left} of this purchase is left to refund",
                 ["input", "amount"],
             )
-        # Frozen rates and tiers: a refund reads nothing from the graph, it only moves it.
+        # Frozen rates and tiers, under the rules the purchase was priced by: a refund reads
+        # nothing from the graph, it only moves it.
+        version = uow.program
+        if purchase.rules_version != version.rules_version:
+            priced_by = await program_queries.rules_of_version(
+                conn, program.id, purchase.rules_version
+            )
+            assert priced_by is not None, "every version's rules are kept"
+            version = priced_by
         await purchase_queries.refund(conn, program.id, refund_id, purchase.id, refund)
         rewards = await purchase_queries.purchase_rewards(conn, [purchase.id])
         new_amounts = refunded_amounts(
-            program,
+            version,
             [
                 FrozenReward(
                     r.kind,

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from rujuk.access import Principal
 from rujuk.db import customers as customer_queries
 from rujuk.db import purchases as purchase_queries
 from rujuk.db import referrals as referral_queries
+from rujuk.db.pool import Connection
 from rujuk.errors import DomainError
 from rujuk.graph.events import CustomerErased, ReferralReviewed
-from rujuk.graph.rules import RewardChange, changed
-from rujuk.records import Customer, Referral
+from rujuk.graph.rules import RewardChange, RewardDraft, changed, created, on_approval
+from rujuk.records import Customer, Program, Referral
 from rujuk.runtime import Runtime
 from rujuk.services import customers, webhook_events
 from rujuk.services.webhook_events import (
     REFERRAL_REVIEWED,
+    REWARD_EARNED,
     REWARD_REVERSED,
     customer_erased,
     referral_event,
@@ -56,8 +58,12 @@ async def review_referral(
                     "a rejected referral is final and cannot be reviewed again",
                     ["input", "decision"],
                 )
+            # Read before the link changes: the bonuses of the rise an approval makes.
+            bonuses = on_approval(uow.graph, uow.graph.book, uow.program, referral.referee_id)
             updated = await referral_queries.set_status(conn, referral.id, status, note)
             changes: list[RewardChange] = []
+            if status == ReferralStatus.ACTIVE and bonuses:
+                changes = await _pay_bonuses(runtime, conn, uow.program, referral, bonuses)
             if status == ReferralStatus.REJECTED:
                 reversed_ids = await purchase_queries.pending_through(conn, referral.referee_id)
                 reversing = await purchase_queries.rewards_at(conn, reversed_ids)
@@ -76,6 +82,37 @@ async def review_referral(
             )
             await uow.append(ReferralReviewed(referral.referee_id, updated.status, tuple(changes)))
     return updated
+
+
+async def _pay_bonuses(
+    runtime: Runtime,
+    conn: Connection,
+    program: Program,
+    referral: Referral,
+    bonuses: list[RewardDraft],
+) -> list[RewardChange]:
+    """Record the milestone bonuses of an approval's rise, when it earns: they belong to the
+    referee's earliest recorded eligible purchase whose net amount is above 0, and wait
+    holdDays from the review (rewards.md, "Milestones"); what they change in the book."""
+    owner = await purchase_queries.first_paying_purchase(conn, referral.referee_id)
+    if owner is None:
+        return []
+    now = datetime.now(UTC)
+    paid = await purchase_queries.insert_bonuses(
+        conn,
+        program.id,
+        owner.id,
+        [
+            (b.beneficiary_id, b.kind, b.level, b.rate, b.tier, b.amount, b.path, b.milestone)
+            for b in bonuses
+        ],
+        created_at=now,
+        available_at=now + timedelta(days=program.hold_days),
+    )
+    await runtime.outbox.write(
+        conn, program.id, [webhook_events.reward_event(REWARD_EARNED, r) for r in paid]
+    )
+    return created(bonuses, owner.occurred_at)
 
 
 async def erase_customer(

@@ -84,9 +84,7 @@ def changed(
     """What setting recorded rewards (each with its purchase's time) to new amounts changes
     in the book: one change per reward whose amount moves."""
     return [
-        RewardChange(
-            r.beneficiary_id, r.kind, at, amount - r.amount, amount, getattr(r, "milestone", None)
-        )
+        RewardChange(r.beneficiary_id, r.kind, at, amount - r.amount, amount, r.milestone)
         for (r, at), amount in zip(rewards, amounts, strict=True)
         if amount != r.amount
     ]
