@@ -9,8 +9,10 @@ from rujuk.db.pool import Connection
 from tests.graphql_client import GraphQLClient
 
 PURCHASE_FIELDS = """
-purchase { id orderId amount refundedAmount customer { externalId } }
-rewards { id kind level rate tier amount status availableAt beneficiary { externalId } }
+purchase { id orderId amount refundedAmount rulesVersion eligible customer { externalId } }
+rewards {
+  id kind level rate tier amount status availableAt milestone beneficiary { externalId }
+}
 userErrors { field code message }
 """
 

@@ -70,6 +70,8 @@ class MReward:
     available_at: datetime
     path: list[str]  # referees whose links lie between purchaser and beneficiary
     milestone: int | None = None
+    # A milestone bonus of an approval: available holdDays after the review's own time.
+    by_review: bool = False
 
     def key(self) -> tuple[Any, ...]:
         return (self.beneficiary, self.order, self.kind, self.level, self.milestone)
@@ -227,7 +229,9 @@ class Model:
             for r in self.rewards()
         )
 
-    def bonuses(self, referee: str, order: str, at: datetime) -> list[MReward]:
+    def bonuses(
+        self, referee: str, order: str, at: datetime, by_review: bool = False
+    ) -> list[MReward]:
         """The bonuses of the rise `referee` just made (it is qualified now), when it earns."""
         x = self.parent(referee)
         if x is None or self.customers[x].erased or not self.rules.active:
@@ -248,6 +252,7 @@ class Model:
                 available,
                 [referee],
                 milestone,
+                by_review,
             )
             for milestone, bonus in self.rules.milestones
             if milestone <= q and not self.holds(x, milestone)
@@ -420,7 +425,7 @@ class Model:
                     None,
                 )
                 if owner is not None:
-                    owner.rewards += self.bonuses(ext, owner.order, at)
+                    owner.rewards += self.bonuses(ext, owner.order, at, by_review=True)
             return True
         customer.status = "REJECTED"
         for r in self.rewards():
@@ -465,8 +470,9 @@ def tier_lists(draw: st.DrawFn, currency: str, v2: bool) -> list[dict[str, Any]]
 
 
 @st.composite
-def v2_rules(draw: st.DrawFn, currency: str) -> dict[str, Any]:
-    """Contract v2's rules, each switched on about half the time."""
+def v2_rules(draw: st.DrawFn, currency: str, update: bool = False) -> dict[str, Any]:
+    """Contract v2's rules, each switched on about half the time (a pause only by an
+    update: createProgram has no `active`)."""
     rules: dict[str, Any] = {}
 
     def maybe(name: str, strategy: st.SearchStrategy[Any]) -> None:
@@ -484,7 +490,7 @@ def v2_rules(draw: st.DrawFn, currency: str) -> dict[str, Any]:
             {"qualifiedReferrals": q, "reward": draw(st.sampled_from(BONUSES[currency]))}
             for q in thresholds
         ]
-    if draw(st.integers(0, 5)) == 0:
+    if update and draw(st.integers(0, 3)) == 0:
         rules["active"] = False
     return rules
 
@@ -508,7 +514,7 @@ def programs(draw: st.DrawFn, v2: bool = True) -> dict[str, Any]:
 @st.composite
 def updates(draw: st.DrawFn, currency: str) -> dict[str, Any]:
     """An updateProgram input (without programId): a few fields changed."""
-    change = draw(v2_rules(currency))
+    change = draw(v2_rules(currency, update=True))
     if draw(st.booleans()):
         change["tiers"] = draw(tier_lists(currency, True))
     if draw(st.booleans()):

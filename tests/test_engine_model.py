@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,21 @@ from hypothesis import HealthCheck, event, given, settings
 from tests.fixtures import create_program, register
 from tests.graphql_client import GraphQLClient
 from tests.ledger import ERASE, REVIEW, SETTLE, record, refund
-from tests.reward_model import BASE, STEP, MCustomer, Model, MReward, model_of, scenarios
+from tests.reward_model import (
+    BASE,
+    STEP,
+    MCustomer,
+    Model,
+    MReward,
+    model_of,
+    rules_of,
+    scenarios,
+)
+
+UPDATE = """
+mutation($input: UpdateProgramInput!) {
+  updateProgram(input: $input) { program { rulesVersion } userErrors { field code message } }
+}"""
 
 # --- The test -------------------------------------------------------------------------
 
@@ -40,7 +54,7 @@ CUSTOMER_STATE = """
     stats { directReferrals qualifiedReferrals networkSize networkRevenue influence tier depth }
     balance { pending approved reversed }
     rewards(first: 100) { edges { node {
-      kind level rate tier amount status availableAt purchase { orderId } } } }
+      kind level rate tier amount status availableAt milestone purchase { orderId } } } }
   }"""
 
 # Every example gets its own program; this numbers them across examples.
@@ -58,6 +72,7 @@ def reward_row(beneficiary: str, r: dict[str, Any]) -> tuple[Any, ...]:
         Decimal(r["amount"]),
         r["status"],
         datetime.fromisoformat(r["availableAt"]),
+        r["milestone"],
     )
 
 
@@ -71,12 +86,14 @@ def model_row(r: MReward) -> tuple[Any, ...]:
         r.tier,
         r.amount,
         r.status,
-        r.available_at,
+        None if r.by_review else r.available_at,
+        r.milestone,
     )
 
 
 def created_row(r: dict[str, Any]) -> tuple[Any, ...]:
-    return (r["beneficiary"]["externalId"], r["kind"], r["level"], Decimal(r["amount"]), r["tier"])
+    beneficiary = r["beneficiary"]["externalId"]
+    return (beneficiary, r["kind"], r["level"], Decimal(r["amount"]), r["tier"], r["milestone"])
 
 
 class Runner:
@@ -91,6 +108,8 @@ class Runner:
         self.referral_ids: dict[str, str] = {}  # referee externalId -> referral id
         self.codes: dict[str, str] = {}
         self.devices: dict[str, str | None] = {}
+        # (beneficiary, order, milestone) of approvals' bonuses -> bounds of availableAt.
+        self.reviewed: dict[tuple[str, str, int | None], tuple[datetime, datetime]] = {}
 
     async def decoy(self) -> str:
         """A new clean root that never refers anyone; its device is for sharing."""
@@ -169,7 +188,7 @@ class Runner:
         ), (order, payload["userErrors"])
         if expected_error is None:
             assert sorted(map(created_row, payload["rewards"])) == sorted(
-                (r.beneficiary, r.kind, r.level, r.amount, r.tier) for r in expected
+                (r.beneficiary, r.kind, r.level, r.amount, r.tier, r.milestone) for r in expected
             ), order
 
     async def refund(self, order: str, amount: str | None) -> None:
@@ -186,16 +205,28 @@ class Runner:
         referral_id = self.referral_ids.get(ext)
         if referral_id is None:
             return  # a root: no link to review
+        before = {id(r) for r in self.model.rewards()}
         accepted = self.model.review(ext, decision, at)
+        started = datetime.now(UTC)
         data = await self.gql.data(
             REVIEW, {"input": {"referralId": referral_id, "decision": decision}}
         )
+        hold = timedelta(days=self.model.rules.hold_days)
+        for r in self.model.rewards():
+            if id(r) not in before:  # an approval's milestone bonus: held from the review
+                key = (r.beneficiary, r.order, r.milestone)
+                self.reviewed[key] = (started + hold, datetime.now(UTC) + hold)
         payload = data["reviewReferral"]
         if accepted:
             assert payload["userErrors"] == [], payload["userErrors"]
             assert payload["referral"]["status"] == self.model.customers[ext].status
         else:
             assert payload["userErrors"], payload
+
+    async def update(self, change: dict[str, Any]) -> None:
+        self.model.update(rules_of(change, self.model.rules))
+        data = await self.gql.data(UPDATE, {"input": {"programId": self.pid, **change}})
+        assert data["updateProgram"]["userErrors"] == [], data["updateProgram"]["userErrors"]
 
     async def erase(self, ext: str) -> None:
         self.model.erase(ext)
@@ -224,7 +255,13 @@ class Runner:
             assert stats == expected, ext
             balance = {k: Decimal(v) for k, v in found["balance"].items()}
             assert balance == self.model.balance(ext), ext
-            actual_rewards += [reward_row(ext, e["node"]) for e in found["rewards"]["edges"]]
+            for edge in found["rewards"]["edges"]:
+                row = reward_row(ext, edge["node"])
+                bounds = self.reviewed.get((ext, row[1], row[-1]))
+                if bounds is not None and row[2] == "MILESTONE_BONUS":
+                    assert bounds[0] <= row[-2] <= bounds[1], row
+                    row = (*row[:-2], None, row[-1])
+                actual_rewards.append(row)
         assert sorted(actual_rewards, key=repr) == sorted(
             map(model_row, self.model.rewards()), key=repr
         )
@@ -235,7 +272,7 @@ class Runner:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(scenario=scenarios(v2=False))
+@given(scenario=scenarios())
 async def test_engine_equals_the_brute_force_model(
     gql: GraphQLClient, scenario: tuple[dict[str, Any], list[tuple[Any, ...]]]
 ) -> None:
@@ -248,6 +285,9 @@ async def test_engine_equals_the_brute_force_model(
         kind = op[0]
         if kind == "register":
             await runner.register(op[1], op[2], op[3], at)
+            continue
+        if kind == "update":
+            await runner.update(op[1])
             continue
         if kind == "settle":
             await runner.settle(BASE + timedelta(hours=op[1]))
