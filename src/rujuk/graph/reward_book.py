@@ -52,11 +52,6 @@ class RewardChange:
     # The threshold of a MILESTONE_BONUS; None for other kinds.
     milestone: int | None = None
 
-    @property
-    def created(self) -> bool:
-        """Whether the change creates the reward (its whole amount is the change)."""
-        return self.delta == self.amount and self.amount > 0
-
 
 @lru_cache(maxsize=64)
 def _zone(name: str) -> ZoneInfo:
