@@ -4,12 +4,19 @@ each worker keeps beside its graph held equal to the ledger."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx
+
+from rujuk.app import create_app
 from rujuk.db import purchases as purchase_queries
 from rujuk.graph.reward_book import RewardBook
 from rujuk.ids import from_global_id
 from rujuk.runtime import Runtime
+from tests.conftest import app_settings
 from tests.fixtures import chain, create_program, register_ok
 from tests.graphql_client import GraphQLClient
 from tests.ledger import REVIEW, record, refund
@@ -208,3 +215,60 @@ async def test_milestone_bonuses_on_a_purchase_and_on_an_approval(
         (M, 1, "700"),
     ]
     await assert_book_is_ledger(app.state.runtime, number(pid))
+
+
+@asynccontextmanager
+async def worker(database_url: str, folder: Path) -> AsyncIterator[tuple[GraphQLClient, Runtime]]:
+    """One app instance (its own Runtime, pool, graphs and books) on the database."""
+    application = create_app(app_settings(folder), database_url)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rujuk.test") as http:
+            yield GraphQLClient(http), application.state.runtime
+
+
+async def test_two_workers_and_a_restart_price_from_the_same_book(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Reward changes made on one worker (new rewards, a partial and a full refund) reach
+    the other's book through the events, and a restarted worker reads the same."""
+    jan = "2026-01-15T10:00:00+07:00"
+    async with (
+        worker(database_url, tmp_path / "a") as (a, runtime_a),
+        worker(database_url, tmp_path / "b") as (b, runtime_b),
+    ):
+        program = await create_program(
+            a,
+            tiers=[{"name": "B", "levelRates": ["0.1"]}],
+            refereeReward="0",
+            monthlyCapPerReferrer="1000",
+            milestones=[{"qualifiedReferrals": 1, "reward": "700"}],
+        )
+        pid = program["id"]
+        root = await register_ok(a, pid, "c0")
+        code = root["referralCodes"][0]["code"]
+        await register_ok(a, pid, "c1", code)
+        await register_ok(a, pid, "c2", code)
+        payload = await record(b, pid, "c1", "o1", "8000", occurredAt=jan)
+        assert [(r["kind"], r["amount"]) for r in payload["rewards"]] == [(C, "800"), (M, "700")]
+        # A learns of B's 800 before pricing: 200 left of January's 1000.
+        assert await bought(a, pid, "c2", "o2", "5000", jan) == [("c0", C, 1, "0.1", "200")]
+        assert (await refund(b, pid, "o1", "4000"))["userErrors"] == []
+        assert await bought(a, pid, "c2", "o3", "5000", jan) == [("c0", C, 1, "0.1", "400")]
+        # o1 refunded in full on A: its commission and its bonus are reversed...
+        assert (await refund(a, pid, "o1"))["userErrors"] == []
+        # ...which B counts: 1000 - 200 - 400 = 400 left, 300 raw.
+        assert await bought(b, pid, "c2", "o4", "3000", jan) == [("c0", C, 1, "0.1", "300")]
+        # c1 spends again: a rise that earns milestone 1 again; 100 left this month.
+        payload = await record(b, pid, "c1", "o5", "2000", occurredAt=jan)
+        assert [(r["kind"], r["amount"]) for r in payload["rewards"]] == [(C, "100"), (M, "700")]
+        for runtime in (runtime_a, runtime_b):
+            await runtime.graphs.catch_up(number(pid))
+            await assert_book_is_ledger(runtime, number(pid))
+    async with worker(database_url, tmp_path / "c") as (c, runtime_c):
+        await assert_book_is_ledger(runtime_c, number(pid))
+        assert await bought(c, pid, "c2", "o6", "3000", jan) == []  # January is used up
+        assert await bought(c, pid, "c2", "o7", "3000", "2026-02-01T00:00:00+07:00") == [
+            ("c0", C, 1, "0.1", "300")
+        ]
+        await assert_book_is_ledger(runtime_c, number(pid))
