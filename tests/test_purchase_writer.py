@@ -4,8 +4,15 @@ gets what it would have got alone, in arrival order."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
+from rujuk.app import create_app
+from rujuk.ids import local_id
+from tests.conftest import app_settings
 from tests.fixtures import chain, create_program
 from tests.graphql_client import GraphQLClient
 from tests.ledger import customer, record
@@ -77,3 +84,55 @@ async def test_a_replay_in_a_burst_fails_only_itself(gql: GraphQLClient) -> None
     c0 = await customer(gql, pid, "c0")
     # c0 earns level 1 on each of c1's 12 purchases and level 2 on c2's one.
     assert c0["rewards"]["totalCount"] == 13
+
+
+async def test_a_purchase_priced_before_another_worker_commits_is_priced_again(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The one-statement path awaits between pricing and storing. If another worker's
+    purchase of the same buyer lands meanwhile (and this worker applies it), the statement
+    must still check the version the prices were taken at: else both purchases pay the
+    welcome reward (CI caught it once in two runs of --workers 2)."""
+    app_a = create_app(app_settings(tmp_path / "a"), database_url)
+    app_b = create_app(app_settings(tmp_path / "b"), database_url)
+    async with (
+        app_a.router.lifespan_context(app_a),
+        app_b.router.lifespan_context(app_b),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app_a), base_url="http://a.test"
+        ) as http_a,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app_b), base_url="http://b.test"
+        ) as http_b,
+    ):
+        a, b = GraphQLClient(http_a), GraphQLClient(http_b)
+        program = await create_program(a, refereeReward="750")
+        pid = program["id"]
+        await chain(a, pid, 2)
+        runtime_a = app_a.state.runtime
+        graphs_a = runtime_a.graphs
+        program_id = local_id(pid, "Program")
+        subscribed = runtime_a.outbox.subscribed
+
+        async def another_worker_buys_meanwhile(program: int, conn: Any = None) -> Any:
+            monkeypatch.setattr(runtime_a.outbox, "subscribed", subscribed)
+            before = graphs_a.graph(program_id).version
+            assert (await record(b, pid, "c1", "on-b", "10000"))["userErrors"] == []
+            for _ in range(1000):  # worker a hears of it (LISTEN)
+                if graphs_a.graph(program_id).version > before:
+                    break
+                await asyncio.sleep(0.01)
+            assert graphs_a.graph(program_id).version > before
+            return await subscribed(program, conn)
+
+        monkeypatch.setattr(runtime_a.outbox, "subscribed", another_worker_buys_meanwhile)
+        on_a = await record(a, pid, "c1", "on-a", "20000")
+        on_b = await record(b, pid, "c1", "on-b", "10000")  # a retry: as recorded
+
+    welcomes = [
+        (payload["purchase"]["orderId"], r["amount"])
+        for payload in (on_a, on_b)
+        for r in payload["rewards"]
+        if r["kind"] == "REFEREE_WELCOME"
+    ]
+    assert welcomes == [("on-b", "750")]

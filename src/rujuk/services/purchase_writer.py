@@ -110,6 +110,10 @@ class PurchaseWriter:
         # the rules are those in force at that graph version.
         graph = self._graphs.graph(program_id)
         program = self._graphs.programs[program_id]
+        # Taken with the prices: the statement must check the version they were priced at,
+        # not one the graph reached while this write awaited (another worker's purchase of
+        # the same customer would be missed: a second welcome reward).
+        priced_at = graph.version
         if not _months_kept(graph, program):
             return _Unlocked.NEEDS_LOCK
         batch = _Batch(graph, program, {})
@@ -118,7 +122,7 @@ class PurchaseWriter:
             return _Unlocked.NEEDS_LOCK
         # Only a program with endpoints pays a transaction around the statement (its events).
         webhooks = await self._outbox.subscribed(program.id)
-        async with self._writes.unlocked(program.id, graph.version) as write:
+        async with self._writes.unlocked(program.id, priced_at) as write:
             first_version = write.reserve(len(batch.new))
             try:
                 async with self._pool.acquire() as conn, _transaction(conn, bool(webhooks)):
