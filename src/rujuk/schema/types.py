@@ -539,6 +539,9 @@ class CustomerDataExport:
     email: str | None
     phone: str | None
     device_id: str | None
+    ip_address: str | None = strawberry.field(
+        description="The sign-up's client IP as the partner sent it (RegisterCustomerInput)."
+    )
     channel: Channel
     joined_at: datetime
     erased_at: datetime | None
