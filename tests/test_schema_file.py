@@ -45,7 +45,6 @@ PENDING: frozenset[str] = frozenset(
         "Field Program.timeZone was removed.",
         "Field Purchase.eligible was removed.",
         "Field Purchase.rulesVersion was removed.",
-        "Field RegisterCustomerInput.ipAddress was removed.",
         "Field Reward.milestone was removed.",
         "Field TierRule.levelAmounts was removed.",
         "Field TierRuleInput.levelAmounts was removed.",
