@@ -39,8 +39,6 @@ PENDING: frozenset[str] = frozenset(
         "Field Program.milestones was removed.",
         "Field Program.minPurchaseAmount was removed.",
         "Field Program.monthlyCapPerReferrer was removed.",
-        "Field Program.referrals was removed.",
-        "Field Program.rewards was removed.",
         "Field Program.rulesVersion was removed.",
         "Field Program.timeZone was removed.",
         "Field Purchase.eligible was removed.",
@@ -50,8 +48,6 @@ PENDING: frozenset[str] = frozenset(
         "Field TierRuleInput.levelAmounts was removed.",
         "MilestoneRule was removed.",
         "MilestoneRuleInput was removed.",
-        "ReferralConnection was removed.",
-        "ReferralEdge was removed.",
         "UpdateProgramInput was removed.",
     }
 )
