@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -245,3 +246,18 @@ async def test_the_shared_ip_window_is_24_hours_by_joined_at(gql: GraphQLClient)
     assert await ten_then_one(now - day - timedelta(seconds=1), now) == ("ACTIVE", [])
     # Sign-ups dated after this one (a backdated import) are not in its last 24 hours.
     assert await ten_then_one(now, now - timedelta(hours=2)) == ("ACTIVE", [])
+
+
+async def test_concurrent_sign_ups_from_one_address_are_counted_one_after_the_other(
+    gql: GraphQLClient,
+) -> None:
+    program = await create_program(gql)
+    p = program["id"]
+    andi = await register_ok(gql, p, "andi")
+    ip = "192.0.2.200"
+    payloads = await asyncio.gather(
+        *(register(gql, p, f"r{i}", code_of(andi), ipAddress=ip) for i in range(14))
+    )
+    seen = sorted(signals(payload) for payload in payloads)
+    # Whatever the order they commit in, ten pass and the four past the limit are flagged.
+    assert seen == [("ACTIVE", [])] * 10 + [("FLAGGED", ["SHARED_IP"])] * 4

@@ -106,7 +106,6 @@ async def register_customer(
         raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
     principal.require_manager(sign_up.program_id)
     check_sign_up(sign_up)
-    joined_at = sign_up.joined_at or datetime.now(UTC)
     # Programs are never deleted: one known here is there to lock.
     if await runtime.graphs.program(sign_up.program_id) is None:
         raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
@@ -117,6 +116,10 @@ async def register_customer(
         existing = await customer_queries.find_customer(conn, uow.program.id, sign_up.external_id)
         if existing is not None:
             return await _replay(conn, uow.graph, existing, sign_up)
+        # Dated under the program's lock, live sign-ups are dated in the order they take it:
+        # the VELOCITY and SHARED_IP windows of each one (which end at its joinedAt) then hold
+        # every sign-up committed before it, on any worker.
+        joined_at = sign_up.joined_at or datetime.now(UTC)
         registration, event = await _insert(conn, uow.program, uow.graph, sign_up, joined_at)
         if registration.referral is not None:
             await runtime.outbox.write(
