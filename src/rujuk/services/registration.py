@@ -188,9 +188,9 @@ async def _insert(
     signals: list[str] = []
     if sign_up.referral_code is not None:
         code = await _usable_code(conn, program, sign_up.referral_code, datetime.now(UTC))
+        # The program's domains are stored as domain keys (lower case, IDNs in xn-- form).
         if sign_up.email is not None and contacts.in_domains(
-            contacts.email_domain(sign_up.email),
-            {contacts.domain_key(d) for d in program.blocked_email_domains},
+            contacts.email_domain(sign_up.email), frozenset(program.blocked_email_domains)
         ):
             raise DomainError(
                 "BLOCKED_EMAIL_DOMAIN",
