@@ -29,7 +29,7 @@ from rujuk.console.assets import ConsoleStaticFiles, find_bundle
 from rujuk.console.examples import example_tabs
 from rujuk.services.tokens import DEVELOPMENT_TOKEN_FILE
 from tests.conftest import app_settings
-from tests.fixtures import create_program, register_ok
+from tests.fixtures import create_program, register, register_ok
 from tests.graphql_client import GraphQLClient
 
 REPO = Path(__file__).resolve().parents[1]
@@ -348,3 +348,30 @@ async def test_every_example_tab_runs_on_a_real_tree(gql: GraphQLClient) -> None
     assert [(e["depth"], e["node"]["externalId"]) for e in edges] == [(1, "child"), (2, "grand")]
     upline = await gql.data(tabs[2].query, json.loads(tabs[2].variables or "{}"))
     assert [c["externalId"] for c in upline["customer"]["ancestors"]] == ["child", "root"]
+
+
+async def test_the_review_queue_tab_lists_flagged_sign_ups_and_its_hint_works(
+    gql: GraphQLClient,
+) -> None:
+    program = await create_program(gql)
+    root = await register_ok(gql, program["id"], "root")
+    await register_ok(gql, program["id"], "clean", root["referralCodes"][0]["code"])
+    flagged = await register(
+        gql, program["id"], "suspect", root["referralCodes"][0]["code"], email="x@mailinator.com"
+    )
+    assert flagged["referral"]["status"] == "FLAGGED"
+    [tab] = [t for t in example_tabs(program["id"], "root") if "ReviewQueue" in t.query]
+    variables = json.loads(tab.variables or "{}")
+    queue = (await gql.data(tab.query, variables))["program"]["referrals"]
+    assert queue["totalCount"] == 1
+    [edge] = queue["edges"]
+    assert edge["node"]["referee"]["externalId"] == "suspect"
+    assert edge["node"]["fraudSignals"] == ["DISPOSABLE_EMAIL"]
+    # The commented mutation, with the id filled in, empties the queue.
+    hint = "\n".join(
+        line.removeprefix("#   ") for line in tab.query.splitlines() if line.startswith("#   ")
+    )
+    reviewed = await gql.data(hint.replace("<id>", edge["node"]["id"]))
+    assert reviewed["reviewReferral"] == {"referral": {"status": "ACTIVE"}, "userErrors": []}
+    queue = (await gql.data(tab.query, variables))["program"]["referrals"]
+    assert queue["totalCount"] == 0

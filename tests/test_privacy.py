@@ -14,10 +14,12 @@ NAME = "Zyxwqa Erasable"
 EMAIL = "zyxwqa.erasable@example.co.id"
 PHONE = "081299887766"
 DEVICE = "device-zyxwqa-4242"
+# Its /64 is stored too, as the SHARED_IP key: both must go.
+IP = "2001:db8:abcd:77::42"
 NOTE = "same phone as 081299887766"
 
 EXPORT = """query($id: ID!) { exportCustomerData(customerId: $id) {
-  customer { id } externalId displayName email phone deviceId channel joinedAt erasedAt
+  customer { id } externalId displayName email phone deviceId ipAddress channel joinedAt erasedAt
   referral { code status } referralCodes { code } purchases { orderId amount }
   rewards { kind amount } } }"""
 
@@ -38,6 +40,7 @@ async def test_erasure_leaves_no_personal_data_in_any_table_or_log(
         email=EMAIL,
         phone=PHONE,
         deviceId=DEVICE,
+        ipAddress=IP,
         channel="WHATSAPP",
     )
     link = await gql.data(
@@ -59,6 +62,7 @@ async def test_erasure_leaves_no_personal_data_in_any_table_or_log(
     exported = (await gql.data(EXPORT, {"id": target["id"]}))["exportCustomerData"]
     assert exported["customer"] == {"id": target["id"]}
     assert (exported["displayName"], exported["email"], exported["phone"]) == (NAME, EMAIL, PHONE)
+    assert exported["ipAddress"] == IP
     assert (exported["deviceId"], exported["channel"], exported["erasedAt"]) == (
         DEVICE,
         "WHATSAPP",
@@ -68,7 +72,7 @@ async def test_erasure_leaves_no_personal_data_in_any_table_or_log(
     assert exported["referralCodes"] == [{"code": target["referralCodes"][0]["code"]}]
     assert exported["purchases"] == [{"orderId": "o-1", "amount": "50000"}]
     assert exported["rewards"] == [{"kind": "REFEREE_WELCOME", "amount": "1000"}]
-    secrets = (NAME, EMAIL, PHONE, DEVICE, "zyxwqa", "99887766")
+    secrets = (NAME, EMAIL, PHONE, DEVICE, "zyxwqa", "99887766", "2001:db8:abcd:77")
     assert await tables_holding(database_url, secrets)  # the grep finds them before erasure
 
     erased = await gql.data(
@@ -78,7 +82,12 @@ async def test_erasure_leaves_no_personal_data_in_any_table_or_log(
     assert erased["eraseCustomer"]["userErrors"] == []
     assert await tables_holding(database_url, secrets) == []
     after = (await gql.data(EXPORT, {"id": target["id"]}))["exportCustomerData"]
-    assert (after["email"], after["phone"], after["deviceId"]) == (None, None, None)
+    assert (after["email"], after["phone"], after["deviceId"], after["ipAddress"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
     assert after["erasedAt"] is not None
     assert NAME not in after["displayName"]
     logged = "\n".join(r.getMessage() for r in caplog.records)

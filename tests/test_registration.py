@@ -637,3 +637,16 @@ async def test_concurrent_replays_make_one_customer(gql: GraphQLClient) -> None:
     assert len({p["customer"]["id"] for p in payloads}) == 1
     owner = await gql.data(CUSTOMER, {"programId": program["id"], "externalId": "andi"})
     assert owner["customer"]["referralCodes"][0]["uses"] == 1
+
+
+async def test_concurrent_uses_of_one_code_are_counted_one_after_the_other(
+    gql: GraphQLClient,
+) -> None:
+    program = await create_program(gql)
+    andi = await register_ok(gql, program["id"], "andi")
+    payloads = await asyncio.gather(
+        *(register(gql, program["id"], f"r{i}", code_of(andi)) for i in range(24))
+    )
+    seen = sorted((p["referral"]["status"], p["referral"]["fraudSignals"]) for p in payloads)
+    # Each sign-up is dated under the program's lock, so its hour holds all committed before.
+    assert seen == [("ACTIVE", [])] * 20 + [("FLAGGED", ["VELOCITY"])] * 4

@@ -19,16 +19,7 @@ REGENERATE = "scripts/print-schema > schema.graphql"
 # Contract items the served schema may still lack, as graphql-core's find_breaking_changes
 # describes them. Only the issues named below may leave items here; remove an entry when its
 # feature lands (the test fails on an entry that is no longer missing).
-PENDING: frozenset[str] = frozenset(
-    {
-        # issue 17, Program rules that shops configure:
-        "Field Program.referrals was removed.",
-        "Field Program.rewards was removed.",
-        "Field RegisterCustomerInput.ipAddress was removed.",
-        "ReferralConnection was removed.",
-        "ReferralEdge was removed.",
-    }
-)
+PENDING: frozenset[str] = frozenset()
 
 
 def served_sdl() -> str:

@@ -1,11 +1,14 @@
-"""Cursor pages over ordered lists whose items never leave the list (the tree only grows)."""
+"""Cursor pages over ordered lists: by an item's position in a list that only grows, or by a
+keyset (a creation time and an id) for lists read newest first straight from an index."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 from rujuk.errors import RequestError
@@ -67,3 +70,42 @@ def paginate(items: Sequence[T], key: Callable[[T], int], first: int, after: str
         has_next_page=start + first < len(items),
         total_count=len(items),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Slice(Generic[T]):
+    """One page of a list too long to count for every page: its count is read only when asked."""
+
+    items: list[tuple[str, T]]
+    has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        """The cursor of the last item, to pass as `after` for the next page."""
+        return self.items[-1][0] if self.items else None
+
+
+# A keyset is (created_at, id), newest first; the cursor holds the time in exact microseconds.
+Keyset = tuple[datetime, int]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_KEY = re.compile(r"[0-9]{1,18}")
+_MICROS = re.compile(r"-?[0-9]{1,18}")
+
+
+def encode_keyset_cursor(created_at: datetime, key: int) -> str:
+    """The opaque cursor of an item listed by (created_at, id)."""
+    micros = (created_at - _EPOCH) // _MICROSECOND
+    return base64.urlsafe_b64encode(f"k:{micros}:{key}".encode()).decode().rstrip("=")
+
+
+def decode_keyset_cursor(cursor: str) -> Keyset:
+    """The (created_at, id) behind a keyset cursor; a malformed one is INVALID_INPUT."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, micros, key = text.split(":")
+        if prefix == "k" and _KEY.fullmatch(key) and _MICROS.fullmatch(micros):
+            return _EPOCH + int(micros) * _MICROSECOND, int(key)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+        pass
+    raise RequestError("after is not a cursor this field returned", "INVALID_INPUT")

@@ -94,7 +94,6 @@ class FraudSignal(StrEnum):
     SHARED_DEVICE = "SHARED_DEVICE"
     DUPLICATE_CONTACT = "DUPLICATE_CONTACT"
     VELOCITY = "VELOCITY"
-    # Contract v2 (issue 17): not raised yet.
     DISPOSABLE_EMAIL = "DISPOSABLE_EMAIL"
     SHARED_IP = "SHARED_IP"
 

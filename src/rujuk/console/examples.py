@@ -204,6 +204,52 @@ mutation RecordPurchase(
 }
 """
 
+REVIEW_QUEUE = """\
+# The review queue: sign-ups held as FLAGGED, newest first, with the fraud
+# signals that held them (SHARED_DEVICE, DUPLICATE_CONTACT, VELOCITY,
+# DISPOSABLE_EMAIL, SHARED_IP). Rewards that flow through a flagged link stay
+# PENDING until it is reviewed. Copy a referral's id into a new tab and run:
+#
+#   mutation {
+#     reviewReferral(input: {referralId: "<id>", decision: APPROVE, note: "checked"}) {
+#       referral { status }
+#       userErrors { code message }
+#     }
+#   }
+#
+# APPROVE makes the link ACTIVE: its rewards settle like any other.
+# REJECT is final: the PENDING rewards through it are REVERSED.
+# For more, pass the page's endCursor as $after.
+query ReviewQueue($programId: ID!, $first: Int! = 20, $after: String) {
+  program(id: $programId) {
+    referrals(status: FLAGGED, first: $first, after: $after) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          id
+          fraudSignals
+          createdAt
+          channel
+          code
+          referee {
+            externalId
+            displayName
+          }
+          referrer {
+            externalId
+            displayName
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
 PROGRAMS = """\
 # Every program, with its rules: tiers, rates and flat amounts, limits, milestones.
 # A program's rules change with updateProgram (rulesVersion counts the changes), e.g.
@@ -269,5 +315,6 @@ def example_tabs(
             RECORD_PURCHASE,
             _variables(programId=program, externalId=deep, orderId=order, amount="250000"),
         ),
+        ExampleTab(REVIEW_QUEUE, _variables(programId=program, first=20)),
         ExampleTab(PROGRAMS, None),
     ]

@@ -26,14 +26,16 @@ async def insert_customer(
     device_id: str | None,
     email_key: str | None,
     phone_key: str | None,
+    ip_address: str | None,
+    ip_key: str | None,
     channel: str,
     joined_at: datetime,
 ) -> Customer:
     """Store a new customer."""
     row = await conn.fetchrow(
         f"""INSERT INTO customer (program_id, external_id, display_name, email, phone, device_id,
-                                  email_key, phone_key, channel, joined_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {_COLUMNS}""",
+                                  email_key, phone_key, channel, joined_at, ip_address, ip_key)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {_COLUMNS}""",
         program_id,
         external_id,
         display_name,
@@ -44,6 +46,8 @@ async def insert_customer(
         phone_key,
         channel,
         joined_at,
+        ip_address,
+        ip_key,
     )
     return _customer(row)
 
@@ -114,15 +118,32 @@ async def shared_contacts(
     return bool(row["device"]), bool(row["contact"])
 
 
+async def referred_sign_ups_from(
+    conn: Connection, program_id: int, ip_key: str, since: datetime, until: datetime
+) -> int:
+    """How many of the program's customers who joined with a code in [since, until] signed up
+    from this IP key (customer_ip_key, then each one's link by its unique referee)."""
+    count = await conn.fetchval(
+        """SELECT count(*) FROM customer c JOIN referral r ON r.referee_id = c.id
+           WHERE c.program_id = $1 AND c.ip_key = $2 AND c.joined_at BETWEEN $3 AND $4""",
+        program_id,
+        ip_key,
+        since,
+        until,
+    )
+    return int(count)
+
+
 ERASED_NAME = "Erased customer"
 
 
 async def erase(conn: Connection, customer_id: int, at: datetime) -> Customer:
-    """Wipe a customer's personal data (name, e-mail, phone, device and their fraud keys)."""
+    """Wipe a customer's personal data (name, e-mail, phone, device, IP and their fraud keys)."""
     row = await conn.fetchrow(
         f"""UPDATE customer
             SET display_name = $2, email = NULL, phone = NULL, device_id = NULL,
-                email_key = NULL, phone_key = NULL, erased_at = $3
+                email_key = NULL, phone_key = NULL, ip_address = NULL, ip_key = NULL,
+                erased_at = $3
             WHERE id = $1 RETURNING {_COLUMNS}""",
         customer_id,
         ERASED_NAME,

@@ -12,12 +12,13 @@ from rujuk.db.purchases import (
 from rujuk.records import Purchase, Reward
 
 
-async def device_id(conn: Connection, customer_id: int) -> str | None:
-    """The device fingerprint the partner sent at sign-up (not part of the Customer record)."""
-    value: str | None = await conn.fetchval(
-        "SELECT device_id FROM customer WHERE id = $1", customer_id
+async def sign_up_details(conn: Connection, customer_id: int) -> tuple[str | None, str | None]:
+    """The device fingerprint and client IP the partner sent at sign-up (not part of the
+    Customer record)."""
+    row = await conn.fetchrow(
+        "SELECT device_id, ip_address FROM customer WHERE id = $1", customer_id
     )
-    return value
+    return (None, None) if row is None else (row["device_id"], row["ip_address"])
 
 
 async def purchases_of(conn: Connection, customer_id: int) -> list[Purchase]:

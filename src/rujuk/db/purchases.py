@@ -514,3 +514,52 @@ async def balance(
         beneficiary_ids,
     )
     return {r["beneficiary_id"]: (r["pending"], r["approved"], r["reversed"]) for r in rows}
+
+
+async def program_rewards(
+    conn: Connection | Pool,
+    program_id: int,
+    status: str | None,
+    kind: str | None,
+    limit: int,
+    before: tuple[datetime, int] | None,
+) -> list[Reward]:
+    """The program's rewards, newest first (created_at, then id), after a keyset cursor.
+
+    The SQL is written out per filter (no `$n IS NULL OR ...`), so that each form keeps a
+    plan that walks reward_program_created, reward_program_status or reward_program_kind
+    backwards (with both filters, the planner takes one index and filters on the other).
+    """
+    where, args = _program_reward_filter(program_id, status, kind)
+    if before is not None:
+        where += f" AND (created_at, id) < (${len(args) + 1}, ${len(args) + 2})"
+        args += [before[0], before[1]]
+    rows = await conn.fetch(
+        f"""SELECT {REWARD_COLUMNS} FROM reward WHERE {where}
+            ORDER BY created_at DESC, id DESC LIMIT ${len(args) + 1}""",
+        *args,
+        limit,
+    )
+    return [reward_from_row(r) for r in rows]
+
+
+async def count_program_rewards(
+    conn: Connection | Pool, program_id: int, status: str | None, kind: str | None
+) -> int:
+    """How many rewards the program has (of this status and kind)."""
+    where, args = _program_reward_filter(program_id, status, kind)
+    return int(await conn.fetchval(f"SELECT count(*) FROM reward WHERE {where}", *args))
+
+
+def _program_reward_filter(
+    program_id: int, status: str | None, kind: str | None
+) -> tuple[str, list[object]]:
+    where = "program_id = $1"
+    args: list[object] = [program_id]
+    if status is not None:
+        args.append(status)
+        where += f" AND status = ${len(args)}"
+    if kind is not None:
+        args.append(kind)
+        where += f" AND kind = ${len(args)}"
+    return where, args

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rujuk.db.pool import Connection
+from rujuk.db.pool import Connection, Pool
 from rujuk.records import Referral
 
 _COLUMNS = (
@@ -83,3 +83,42 @@ async def set_status(conn: Connection, referral_id: int, status: str, note: str 
         note,
     )
     return _referral(row)
+
+
+async def program_referrals(
+    conn: Connection | Pool,
+    program_id: int,
+    status: str | None,
+    limit: int,
+    before: tuple[datetime, int] | None,
+) -> list[Referral]:
+    """The program's links, newest first (created_at, then id), after a keyset cursor.
+
+    The SQL is written out per filter (no `$n IS NULL OR ...`), so that each form keeps a
+    plan that walks referral_program_created or referral_program_status backwards.
+    """
+    where, args = _program_filter(program_id, status)
+    if before is not None:
+        where += f" AND (created_at, id) < (${len(args) + 1}, ${len(args) + 2})"
+        args += [before[0], before[1]]
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM referral WHERE {where}
+            ORDER BY created_at DESC, id DESC LIMIT ${len(args) + 1}""",
+        *args,
+        limit,
+    )
+    return [_referral(r) for r in rows]
+
+
+async def count_program_referrals(
+    conn: Connection | Pool, program_id: int, status: str | None
+) -> int:
+    """How many links the program has (of this status)."""
+    where, args = _program_filter(program_id, status)
+    return int(await conn.fetchval(f"SELECT count(*) FROM referral WHERE {where}", *args))
+
+
+def _program_filter(program_id: int, status: str | None) -> tuple[str, list[object]]:
+    if status is None:
+        return "program_id = $1", [program_id]
+    return "program_id = $1 AND status = $2", [program_id, status]

@@ -198,6 +198,7 @@ class Mutation:
             channel=input.channel.value,
             device_id=input.device_id,
             joined_at=input.joined_at,
+            ip_address=input.ip_address,
         )
         result = await attempt(
             registration.register_customer(info.context.runtime, info.context.principal, sign_up)

@@ -175,6 +175,7 @@ class Query:
             email=customer.email,
             phone=customer.phone,
             device_id=found.device_id,
+            ip_address=found.ip_address,
             channel=Channel(customer.channel),
             joined_at=customer.joined_at,
             erased_at=customer.erased_at,

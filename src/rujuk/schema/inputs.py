@@ -85,6 +85,11 @@ class RegisterCustomerInput:
         default=None,
         description="An opaque device fingerprint from the partner, for fraud signals.",
     )
+    ip_address: str | None = strawberry.field(
+        default=None,
+        description="The sign-up's client IP (IPv4 or IPv6), for fraud signals; erased with the "
+        "customer.",
+    )
     joined_at: datetime | None = None
 
 

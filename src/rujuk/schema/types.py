@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 import strawberry
 
 from rujuk import ids, records
-from rujuk.pagination import Page
+from rujuk.pagination import Page, Slice
 from rujuk.resolvers.context import Context
 from rujuk.schema.enums import (
     Channel,
@@ -20,11 +21,24 @@ from rujuk.schema.enums import (
     TokenRole,
 )
 from rujuk.services import customers as customer_service
+from rujuk.services import program_lists as list_service
 from rujuk.services import program_stats as stats_service
 from rujuk.services import referral_codes as code_service
 from rujuk.services import rewards as reward_service
 
 Info = strawberry.Info[Context, None]
+# How a connection counts its items, run only when totalCount is selected: a program-wide
+# list can be long, and a page of it should cost an index scan of the page, not a count.
+Count = Callable[[], Awaitable[int]]
+
+
+def known_count(value: int) -> Count:
+    """The Count of a total already read with the page."""
+
+    async def count() -> int:
+        return value
+
+    return count
 
 
 @strawberry.interface
@@ -196,6 +210,50 @@ class Program(Node):
             ],
         )
 
+    @strawberry.field(description="The review queue and program-wide lists: newest first.")
+    async def referrals(
+        self,
+        info: Info,
+        status: ReferralStatus | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> ReferralConnection:
+        runtime, principal = info.context.runtime, info.context.principal
+        wanted = None if status is None else status.name
+        page = await list_service.program_referrals(
+            runtime, principal, self.record, wanted, first, after
+        )
+        return ReferralConnection(
+            edges=[ReferralEdge(cursor=cursor, node=Referral.of(r)) for cursor, r in page.items],
+            page_info=page_info(page),
+            count=lambda: list_service.count_program_referrals(
+                runtime, principal, self.record, wanted
+            ),
+        )
+
+    @strawberry.field
+    async def rewards(
+        self,
+        info: Info,
+        status: RewardStatus | None = None,
+        kind: RewardKind | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> RewardConnection:
+        runtime, principal = info.context.runtime, info.context.principal
+        wanted_status = None if status is None else status.name
+        wanted_kind = None if kind is None else kind.name
+        page = await list_service.program_rewards(
+            runtime, principal, self.record, wanted_status, wanted_kind, first, after
+        )
+        return RewardConnection(
+            edges=[RewardEdge(cursor=cursor, node=Reward.of(r)) for cursor, r in page.items],
+            page_info=page_info(page),
+            count=lambda: list_service.count_program_rewards(
+                runtime, principal, self.record, wanted_status, wanted_kind
+            ),
+        )
+
     @classmethod
     def of(cls, program: records.Program) -> Program:
         return cls(
@@ -338,7 +396,11 @@ class RewardEdge:
 class RewardConnection:
     edges: list[RewardEdge]
     page_info: PageInfo
-    total_count: int
+    count: strawberry.Private[Count]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 @strawberry.type
@@ -401,6 +463,23 @@ class Referral(Node):
     @strawberry.field
     async def referee(self, info: Info) -> Customer:
         return await load_customer(info, self.record.referee_id)
+
+
+@strawberry.type
+class ReferralEdge:
+    cursor: str
+    node: Referral
+
+
+@strawberry.type
+class ReferralConnection:
+    edges: list[ReferralEdge]
+    page_info: PageInfo
+    count: strawberry.Private[Count]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 @strawberry.type
@@ -545,7 +624,7 @@ class Customer(Node):
         return RewardConnection(
             edges=[RewardEdge(cursor=cursor, node=Reward.of(r)) for cursor, r in page.items],
             page_info=page_info(page),
-            total_count=page.total_count,
+            count=known_count(page.total_count),
         )
 
     @strawberry.field
@@ -617,6 +696,9 @@ class CustomerDataExport:
     email: str | None
     phone: str | None
     device_id: str | None
+    ip_address: str | None = strawberry.field(
+        description="The sign-up's client IP as the partner sent it (RegisterCustomerInput)."
+    )
     channel: Channel
     joined_at: datetime
     erased_at: datetime | None
@@ -628,7 +710,7 @@ class CustomerDataExport:
     rewards: list[Reward]
 
 
-def page_info(page: Page[Any]) -> PageInfo:
+def page_info(page: Page[Any] | Slice[Any]) -> PageInfo:
     """The PageInfo of a domain page."""
     return PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor)
 

@@ -19,6 +19,7 @@ class CustomerData:
 
     customer: Customer
     device_id: str | None
+    ip_address: str | None
     referral: Referral | None
     codes: list[ReferralCode]
     purchases: list[Purchase]
@@ -37,9 +38,11 @@ async def export_customer_data(
         if customer is None:
             return None
         links = await referral_queries.referrals_of_referees(conn, [customer_id])
+        device_id, ip_address = await privacy_queries.sign_up_details(conn, customer_id)
         return CustomerData(
             customer=customer,
-            device_id=await privacy_queries.device_id(conn, customer_id),
+            device_id=device_id,
+            ip_address=ip_address,
             referral=links[0] if links else None,
             codes=await code_queries.codes_of(conn, [customer_id]),
             purchases=await privacy_queries.purchases_of(conn, customer_id),

@@ -25,6 +25,8 @@ from rujuk.vocabulary import Channel, CodeKind, FraudSignal, ReferralStatus
 SELF_REFERRAL_LEVELS = 10
 VELOCITY_WINDOW = timedelta(hours=1)
 VELOCITY_LIMIT = 20
+# SHARED_IP looks back this far, by joinedAt; the limit is the program's maxSignupsPerIpPerDay.
+SHARED_IP_WINDOW = timedelta(hours=24)
 MAX_TEXT = 200
 # A sign-up may be backdated (imports), not dated in the future beyond clock skew.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -44,6 +46,7 @@ class SignUp:
     channel: str
     device_id: str | None
     joined_at: datetime | None
+    ip_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ def check_sign_up(sign_up: SignUp) -> None:
         not 1 <= len(sign_up.device_id) <= MAX_TEXT or CONTROL.search(sign_up.device_id)
     ):
         raise bad("deviceId", "deviceId must be 1 to 200 characters without control characters")
+    if sign_up.ip_address is not None and contacts.parse_ip(sign_up.ip_address) is None:
+        raise bad("ipAddress", "ipAddress must be an IPv4 or IPv6 address")
     if sign_up.referral_code is not None and len(sign_up.referral_code) > 64:
         raise DomainError("INVALID_CODE", "no such referral code", ["input", "referralCode"])
     if sign_up.channel not in CHANNELS:
@@ -101,7 +106,6 @@ async def register_customer(
         raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
     principal.require_manager(sign_up.program_id)
     check_sign_up(sign_up)
-    joined_at = sign_up.joined_at or datetime.now(UTC)
     # Programs are never deleted: one known here is there to lock.
     if await runtime.graphs.program(sign_up.program_id) is None:
         raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
@@ -112,6 +116,10 @@ async def register_customer(
         existing = await customer_queries.find_customer(conn, uow.program.id, sign_up.external_id)
         if existing is not None:
             return await _replay(conn, uow.graph, existing, sign_up)
+        # Dated under the program's lock, live sign-ups are dated in the order they take it:
+        # the VELOCITY and SHARED_IP windows of each one (which end at its joinedAt) then hold
+        # every sign-up committed before it, on any worker.
+        joined_at = sign_up.joined_at or datetime.now(UTC)
         registration, event = await _insert(conn, uow.program, uow.graph, sign_up, joined_at)
         if registration.referral is not None:
             await runtime.outbox.write(
@@ -174,10 +182,21 @@ async def _insert(
 ) -> tuple[Registration, CustomerRegistered]:
     email_key = contacts.email_key(sign_up.email) if sign_up.email else None
     phone_key = contacts.phone_key(sign_up.phone) if sign_up.phone else None
+    ip = None if sign_up.ip_address is None else contacts.parse_ip(sign_up.ip_address)
+    ip_key = None if ip is None else contacts.ip_key(ip)
     code: ReferralCode | None = None
     signals: list[str] = []
     if sign_up.referral_code is not None:
         code = await _usable_code(conn, program, sign_up.referral_code, datetime.now(UTC))
+        # The program's domains are stored as domain keys (lower case, IDNs in xn-- form).
+        if sign_up.email is not None and contacts.in_domains(
+            contacts.email_domain(sign_up.email), frozenset(program.blocked_email_domains)
+        ):
+            raise DomainError(
+                "BLOCKED_EMAIL_DOMAIN",
+                "this program takes no referred sign-ups from this e-mail domain",
+                ["input", "email"],
+            )
         upline = [code.customer_id, *graph.ancestors(code.customer_id, SELF_REFERRAL_LEVELS)]
         if (email_key or phone_key or sign_up.device_id) and await customer_queries.contact_owners(
             conn, upline, email_key=email_key, phone_key=phone_key, device_id=sign_up.device_id
@@ -188,7 +207,7 @@ async def _insert(
                 ["input", "referralCode"],
             )
         signals = await _fraud_signals(
-            conn, program, code, email_key, phone_key, sign_up, joined_at
+            conn, program, code, email_key, phone_key, ip_key, sign_up, joined_at
         )
     customer = await customer_queries.insert_customer(
         conn,
@@ -200,6 +219,8 @@ async def _insert(
         device_id=sign_up.device_id,
         email_key=email_key,
         phone_key=phone_key,
+        ip_address=None if ip is None else str(ip),
+        ip_key=ip_key,
         channel=sign_up.channel,
         joined_at=joined_at,
     )
@@ -234,10 +255,15 @@ async def _fraud_signals(
     code: ReferralCode,
     email_key: str | None,
     phone_key: str | None,
+    ip_key: str | None,
     sign_up: SignUp,
     joined_at: datetime,
 ) -> list[str]:
-    """Why a sign-up that passed looks wrong: SHARED_DEVICE, DUPLICATE_CONTACT, VELOCITY."""
+    """Why a sign-up with a code that passed looks wrong (vocabulary.FraudSignal, in its order).
+
+    Runs under the program's lock, so the counts see every earlier sign-up of the program
+    and none can slip in between a count and this sign-up's insert.
+    """
     signals: list[str] = []
     shared_device, duplicate_contact = await customer_queries.shared_contacts(
         conn, program.id, email_key=email_key, phone_key=phone_key, device_id=sign_up.device_id
@@ -252,6 +278,15 @@ async def _fraud_signals(
     # This sign-up is a use too: the 21st within the hour is past the limit.
     if recent + 1 > VELOCITY_LIMIT:
         signals.append(FraudSignal.VELOCITY)
+    if sign_up.email is not None and contacts.is_disposable(contacts.email_domain(sign_up.email)):
+        signals.append(FraudSignal.DISPOSABLE_EMAIL)
+    if ip_key is not None:
+        earlier = await customer_queries.referred_sign_ups_from(
+            conn, program.id, ip_key, joined_at - SHARED_IP_WINDOW, joined_at
+        )
+        # This sign-up counts too: with the default of 10, the 11th within 24 hours is flagged.
+        if earlier + 1 > program.max_signups_per_ip_per_day:
+            signals.append(FraudSignal.SHARED_IP)
     return signals
 
 
