@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import strawberry
 
-from rujuk.schema import build_schema
+from rujuk.api import build_schema
 from rujuk.schema.flat_inputs import install_flat_inputs
 from rujuk.schema.scalars import SCALAR_OVERRIDES
 

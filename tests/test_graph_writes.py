@@ -22,7 +22,7 @@ from rujuk.graph.events import (
 )
 from rujuk.graph.writes import UnknownProgram
 from rujuk.ids import from_global_id
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 from tests.fixtures import chain, create_program
 from tests.graphql_client import GraphQLClient
 from tests.ledger import record

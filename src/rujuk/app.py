@@ -33,17 +33,17 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from rujuk import demo, metrics
+from rujuk.api import build_schema
 from rujuk.config import Settings
 from rujuk.console import ConsoleContext, console_routes, is_loopback, render_console
 from rujuk.errors import RequestError, ServiceUnavailable
 from rujuk.observe import exchange_of, new_request_id, observed
 from rujuk.persisted_queries import PersistedQueries
 from rujuk.rate_limit import RateLimiter
-from rujuk.resolvers.context import Context
-from rujuk.runtime import Runtime
-from rujuk.schema import build_schema
+from rujuk.schema.context import Context
 from rujuk.schema.errors import NOT_SUPPORTED, SUBSCRIPTIONS_OVER_WEBSOCKET
 from rujuk.schema.operation import execute_operation, operation_type
+from rujuk.services.runtime import Runtime
 from rujuk.services.tokens import development_token, principal_for
 
 logger = logging.getLogger(__name__)

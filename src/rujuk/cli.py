@@ -19,7 +19,7 @@ from rujuk.config import EMBEDDED_WORKERS, SERVED_HOST, ConfigError, Settings, l
 from rujuk.database import Database
 from rujuk.errors import DomainError, RequestError
 from rujuk.logs import configure_logging, logging_config
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 from rujuk.vocabulary import TokenRole
 
 logger = logging.getLogger("rujuk")

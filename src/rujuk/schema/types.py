@@ -10,7 +10,7 @@ import strawberry
 
 from rujuk import ids, records
 from rujuk.pagination import Page
-from rujuk.resolvers.context import Context
+from rujuk.schema.context import Context
 from rujuk.schema.enums import (
     Channel,
     CodeKind,

@@ -14,7 +14,7 @@ from rujuk.graph import DownlineEntry
 from rujuk.graph.tiers import tier_of
 from rujuk.pagination import Page, paginate
 from rujuk.records import Customer, Referral, ReferralCode
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 
 MAX_TREE_DEPTH = 100
 

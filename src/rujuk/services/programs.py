@@ -11,7 +11,7 @@ from rujuk.db import programs as program_queries
 from rujuk.errors import DomainError
 from rujuk.money import amount_problem
 from rujuk.records import Program, TierRule
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 from rujuk.text import is_clean_text
 
 MAX_LEVELS = 20

@@ -13,10 +13,10 @@ from rujuk.graph.events import PurchaseRefunded
 from rujuk.graph.rewards import FrozenReward, refunded_amounts
 from rujuk.money import amount_problem
 from rujuk.records import Program
-from rujuk.runtime import Runtime
 from rujuk.services import webhook_events
 from rujuk.services.purchase_writer import PendingPurchase, PurchaseResult
 from rujuk.services.registration import MAX_CLOCK_SKEW
+from rujuk.services.runtime import Runtime
 from rujuk.text import is_clean_text
 from rujuk.vocabulary import LedgerEntryKind, RewardStatus
 

@@ -11,8 +11,8 @@ from rujuk.db import codes as code_queries
 from rujuk.db import customers as customer_queries
 from rujuk.errors import DomainError
 from rujuk.records import ReferralCode
-from rujuk.runtime import Runtime
 from rujuk.services import customers
+from rujuk.services.runtime import Runtime
 from rujuk.vocabulary import CodeKind
 
 MAX_USES_LIMIT = 1_000_000

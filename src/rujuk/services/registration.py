@@ -16,7 +16,7 @@ from rujuk.errors import DomainError
 from rujuk.graph.events import CustomerRegistered
 from rujuk.graph.referral_graph import ReferralGraph
 from rujuk.records import Customer, Program, Referral, ReferralCode
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 from rujuk.services.webhook_events import REFERRAL_CREATED, referral_event
 from rujuk.text import CONTROL
 from rujuk.vocabulary import Channel, CodeKind, FraudSignal, ReferralStatus

@@ -12,8 +12,8 @@ from rujuk.db import referrals as referral_queries
 from rujuk.errors import DomainError
 from rujuk.graph.events import CustomerErased, ReferralReviewed
 from rujuk.records import Customer, Referral
-from rujuk.runtime import Runtime
 from rujuk.services import customers, webhook_events
+from rujuk.services.runtime import Runtime
 from rujuk.services.webhook_events import (
     REFERRAL_REVIEWED,
     REWARD_REVERSED,

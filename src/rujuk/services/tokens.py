@@ -18,8 +18,8 @@ from rujuk.db import programs as program_queries
 from rujuk.db import tokens as token_queries
 from rujuk.errors import DomainError, Forbidden, Unauthenticated
 from rujuk.records import ApiToken
-from rujuk.runtime import Runtime
 from rujuk.services import customers
+from rujuk.services.runtime import Runtime
 from rujuk.vocabulary import TokenRole
 
 API_TOKEN_PREFIX = "rjk_"

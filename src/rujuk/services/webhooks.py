@@ -14,8 +14,8 @@ from rujuk.db import webhooks as webhook_queries
 from rujuk.errors import DomainError
 from rujuk.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from rujuk.records import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from rujuk.runtime import Runtime
 from rujuk.services import webhook_events
+from rujuk.services.runtime import Runtime
 from rujuk.services.webhook_urls import UrlRefused, resolve
 from rujuk.text import is_clean_text
 
