@@ -50,6 +50,7 @@ def test_the_contracts_are_the_layers_the_domain_and_no_cycles() -> None:
         "rujuk.db",
         "rujuk.records : rujuk.money : rujuk.ids : rujuk.access : rujuk.errors : rujuk.config"
         " : (rujuk.vocabulary)",
+        "rujuk.compat",
     ]
     forbidden = set(found["domain"]["forbidden_modules"])  # type: ignore[call-overload]
     assert {"strawberry", "graphql", "starlette", "asyncpg", "rujuk.db"} <= forbidden

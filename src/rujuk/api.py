@@ -12,12 +12,12 @@ import strawberry
 from graphql.error import GraphQLError
 from strawberry.types import ExecutionContext
 
+from rujuk.compat.graphql import AcyclicExecutionContext
+from rujuk.compat.strawberry import install_flat_inputs
 from rujuk.resolvers.mutation import Mutation
 from rujuk.resolvers.query import Query
 from rujuk.resolvers.subscription import Subscription
 from rujuk.schema.allow_list import AllowList
-from rujuk.schema.execution import AcyclicExecutionContext
-from rujuk.schema.flat_inputs import install_flat_inputs
 from rujuk.schema.guard import RequestGuard
 from rujuk.schema.scalars import SCALAR_OVERRIDES
 

@@ -24,16 +24,22 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, process_result
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
-from strawberry.types.unset import UNSET, UnsetType
 
 from rujuk import demo, metrics
 from rujuk.api import build_schema
+from rujuk.compat.strawberry import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+    OperationType,
+    UnsetType,
+    core_schema,
+    streams,
+)
 from rujuk.config import Settings
 from rujuk.console import ConsoleContext, console_routes, is_loopback, render_console
 from rujuk.errors import RequestError, ServiceUnavailable
@@ -61,7 +67,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     def __init__(self, settings: Settings) -> None:
         schema = build_schema(allow_list=settings.persisted_queries == "only")
         super().__init__(schema, graphql_ide="graphiql")
-        self.graphql_schema = schema._schema
+        self.graphql_schema = core_schema(schema)
         self.max_body_bytes = settings.max_body_bytes
         # Per worker process: with --workers N a caller may spend up to N times the rate.
         self.rate_limiter = RateLimiter(settings.rate_limit_cost_per_minute)
@@ -105,7 +111,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         """
         headers = request.headers
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
-        if content_type != "application/json" or self._get_stream_transport_from_headers(headers):
+        if content_type != "application/json" or streams(self, headers):
             return None
         try:
             data = json.loads(body)

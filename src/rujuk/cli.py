@@ -286,7 +286,7 @@ def _serve_on(
         log_config=logging_config(settings.log_level, settings.log_format),
         # rujuk logs each request itself (rujuk.access), without its query string.
         access_log=False,
-        http="rujuk.lifecycle:DrainingHttpProtocol",
+        http="rujuk.compat.uvicorn:DrainingHttpProtocol",
         ws="websockets-sansio",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
