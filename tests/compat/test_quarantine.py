@@ -44,6 +44,7 @@ def reaches(source: str) -> list[str]:
     found: list[str] = []
     for node in ast.walk(ast.parse(source)):
         modules: list[tuple[str, list[str]]] = []
+        line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Import):
             modules = [(alias.name, []) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -55,11 +56,11 @@ def reaches(source: str) -> list[str]:
             private = [part for part in module.split(".") if part.startswith("_")]
             private += [name for name in names if name.startswith("_")]
             if private:
-                found.append(f"line {node.lineno}: private {module} {private}")
+                found.append(f"line {line}: private {module} {private}")
             elif root == "strawberry" and module not in PUBLIC_STRAWBERRY:
-                found.append(f"line {node.lineno}: strawberry's internal {module}")
+                found.append(f"line {line}: strawberry's internal {module}")
             elif root in ROOT_ONLY and module != root:
-                found.append(f"line {node.lineno}: {root}'s internal {module}")
+                found.append(f"line {line}: {root}'s internal {module}")
         if isinstance(node, ast.Attribute) and (
             node.attr in WRAPPED
             or (
