@@ -30,7 +30,7 @@ from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
-from rujuk import demo, metrics
+from rujuk import demo, metrics, metrics_endpoint
 from rujuk.api import build_schema
 from rujuk.compat.strawberry import (
     CannotGetOperationTypeError,
@@ -375,7 +375,7 @@ def create_app(settings: Settings, database_url: str) -> RujukApp:
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", endpoint),
             Route("/healthz", healthz),
-            Route("/metrics", metrics.endpoint(settings.metrics_token)),
+            Route("/metrics", metrics_endpoint.endpoint(settings.metrics_token)),
             *console_routes(),
         ],
         middleware=[] if cors is None else [Middleware(CORSMiddleware, **cors)],
