@@ -12,6 +12,7 @@ import strawberry
 from graphql import GraphQLSchema, parse, specified_rules
 from graphql.execution import Executor
 from strawberry.asgi import GraphQL
+from strawberry.types.base import StrawberryObjectDefinition
 
 from rujuk.api import build_schema
 from rujuk.compat.strawberry import (
@@ -21,6 +22,8 @@ from rujuk.compat.strawberry import (
     OperationType,
     UnsetType,
     core_schema,
+    describe_enum_values,
+    graphql_name,
     install_flat_inputs,
     is_awaitable,
     streams,
@@ -140,3 +143,33 @@ def test_the_names_strawberry_does_not_export_are_where_rujuk_takes_them() -> No
         OperationType.SUBSCRIPTION
     )
     assert isinstance(strawberry.UNSET, UnsetType)
+
+
+def test_graphql_names_are_the_schemas_names_of_python_fields() -> None:
+    assert graphql_name("customer_external_id") == "customerExternalId"
+    assert graphql_name("as_of") == "asOf"
+    assert graphql_name("id") == "id"
+    # What the API layer maps services' field names with (schema/payloads.py input_path).
+    converter = build_schema().config.name_converter
+    for concrete in build_schema().schema_converter.type_map.values():
+        definition = concrete.definition
+        if isinstance(definition, StrawberryObjectDefinition) and definition.is_input:
+            for field in definition.fields:
+                assert graphql_name(field.python_name) == converter.from_field(field)
+
+
+class Shade(enum.StrEnum):
+    LIGHT = "LIGHT"
+    DARK = "DARK"
+
+
+def test_enum_values_take_their_descriptions() -> None:
+    served = strawberry.enum(Shade, description="How dark.")
+    describe_enum_values(served, {"DARK": "Little light."})
+
+    @strawberry.type
+    class Query:
+        shade: Shade = Shade.DARK
+
+    sdl = strawberry.Schema(query=Query).as_str()
+    assert '"""How dark."""\nenum Shade {\n  LIGHT\n\n  """Little light."""\n  DARK\n}' in sdl

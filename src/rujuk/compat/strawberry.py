@@ -1,6 +1,7 @@
 """strawberry beyond its public API: its GraphQL-core schema, its execution context and
-document validation, the view's stream check, names it does not export, and the input
-conversion hook of its type definitions (flat inputs, below).
+document validation, the view's stream check, names it does not export, the GraphQL names
+of Python fields, enum values' descriptions, and the input conversion hook of its type
+definitions (flat inputs, below).
 
 Each of these is pinned by tests/compat/test_strawberry.py; nothing else in rujuk imports a
 strawberry module outside strawberry's public ones (strawberry, strawberry.types,
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import MISSING
+from enum import Enum
 from typing import Any, TypeGuard, cast
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema
@@ -26,10 +28,12 @@ from strawberry import Schema
 from strawberry.asgi import GraphQL
 from strawberry.execution import optimized_is_awaitable
 from strawberry.relay import GlobalID
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema import validate_document as _validate_document
 from strawberry.types.base import StrawberryMaybe, StrawberryObjectDefinition, StrawberryOptional
+from strawberry.types.enum import has_enum_definition
 from strawberry.types.graphql import OperationType
 from strawberry.types.scalar import ScalarDefinition
 from strawberry.types.unset import UnsetType
@@ -42,6 +46,8 @@ __all__ = [
     "ScalarDefinition",
     "UnsetType",
     "core_schema",
+    "describe_enum_values",
+    "graphql_name",
     "install_flat_inputs",
     "is_awaitable",
     "streams",
@@ -59,6 +65,24 @@ def core_schema(schema: Schema) -> GraphQLSchema:
     """The graphql-core schema strawberry built and runs (no public accessor exists)."""
     core: GraphQLSchema = schema._schema
     return core
+
+
+# The names rujuk's schema gives Python fields: it keeps strawberry's default configuration.
+_NAMES = StrawberryConfig().name_converter
+
+
+def graphql_name(python_name: str) -> str:
+    """The GraphQL name of a Python field name in rujuk's schema ("as_of" is "asOf")."""
+    return _NAMES.apply_naming_config(python_name)
+
+
+def describe_enum_values(served: type[Enum], descriptions: Mapping[str, str]) -> None:
+    """Describe the values of an enum that strawberry.enum made a GraphQL enum, by name (a
+    value without a description gets none): strawberry takes values' descriptions only from
+    enum_value() in the class body, and a domain enum has none."""
+    assert has_enum_definition(served)
+    for value in served.__strawberry_definition__.values:
+        value.description = descriptions.get(value.name)
 
 
 def validate_document(

@@ -36,14 +36,15 @@ def rule_violations(draft: ProgramDraft) -> list[DomainError]:
     """Every way the draft breaks rewards.md's validity rules (empty when valid)."""
     errors: list[DomainError] = []
 
-    def bad(code: str, message: str, *field: str) -> None:
-        errors.append(DomainError(code, message, ["input", *field]))
+    def bad(code: str, message: str, *field: str | int) -> None:
+        errors.append(DomainError(code, message, field))
 
-    def money(name: str, amount: Decimal, *path: str) -> None:
-        """An amount of the rules: 0 or more, in the currency's decimals as written."""
+    def money(label: str, amount: Decimal, *field: str | int) -> None:
+        """An amount of the rules: 0 or more, in the currency's decimals as written (label:
+        its name in the message)."""
         problem = amount_problem(amount, draft.currency, zero_allowed=True)
         if problem is not None:
-            bad("INVALID_PROGRAM_RULES", f"{name} {problem}", *path, name)
+            bad("INVALID_PROGRAM_RULES", f"{label} {problem}", *field)
 
     if not is_clean_text(draft.name, 200):
         bad("INVALID_INPUT", "name must be 1 to 200 characters without control characters", "name")
@@ -60,28 +61,28 @@ def rule_violations(draft: ProgramDraft) -> list[DomainError]:
     if draft.tiers and (
         draft.tiers[0].min_qualified_referrals != 0 or draft.tiers[0].min_network_revenue != 0
     ):
-        bad(rules, "the first tier must have both thresholds 0", "tiers", "0")
+        bad(rules, "the first tier must have both thresholds 0", "tiers", 0)
     for i, (lower, upper) in enumerate(zip(draft.tiers, draft.tiers[1:], strict=False), start=1):
         if (
             upper.min_qualified_referrals < lower.min_qualified_referrals
             or upper.min_network_revenue < lower.min_network_revenue
         ):
-            bad(rules, "thresholds must never decrease down the list of tiers", "tiers", str(i))
+            bad(rules, "thresholds must never decrease down the list of tiers", "tiers", i)
     for i, tier in enumerate(draft.tiers):
         if tier.min_qualified_referrals < 0:
-            bad(rules, "thresholds must be 0 or more", "tiers", str(i))
-        money("minNetworkRevenue", tier.min_network_revenue, "tiers", str(i))
+            bad(rules, "thresholds must be 0 or more", "tiers", i)
+        money("minNetworkRevenue", tier.min_network_revenue, "tiers", i, "min_network_revenue")
         if len(tier.level_rates) > MAX_LEVELS:
-            bad(rules, f"a tier has at most {MAX_LEVELS} levels", "tiers", str(i), "levelRates")
+            bad(rules, f"a tier has at most {MAX_LEVELS} levels", "tiers", i, "level_rates")
         if any(not (r.is_finite() and 0 <= r <= 1) for r in tier.level_rates):
-            bad(rules, "every level rate must be between 0 and 1", "tiers", str(i), "levelRates")
+            bad(rules, "every level rate must be between 0 and 1", "tiers", i, "level_rates")
     if not (draft.max_payout_rate.is_finite() and 0 < draft.max_payout_rate <= 1):
-        bad(rules, "maxPayoutRate must be above 0 and at most 1", "maxPayoutRate")
-    money("refereeReward", draft.referee_reward)
+        bad(rules, "maxPayoutRate must be above 0 and at most 1", "max_payout_rate")
+    money("refereeReward", draft.referee_reward, "referee_reward")
     if draft.hold_days < 0:
-        bad(rules, "holdDays must be 0 or more", "holdDays")
+        bad(rules, "holdDays must be 0 or more", "hold_days")
     if draft.hold_days > 3650:
-        bad("INVALID_INPUT", "holdDays must be at most 3650", "holdDays")
+        bad("INVALID_INPUT", "holdDays must be at most 3650", "hold_days")
     return errors
 
 

@@ -58,7 +58,7 @@ def check_sign_up(sign_up: SignUp) -> None:
     """Refuse malformed input before touching the database."""
 
     def bad(field: str, message: str) -> DomainError:
-        return DomainError("INVALID_INPUT", message, ["input", field])
+        return DomainError("INVALID_INPUT", message, field)
 
     external_id = sign_up.external_id
     if (
@@ -67,14 +67,14 @@ def check_sign_up(sign_up: SignUp) -> None:
         or CONTROL.search(external_id)
     ):
         raise bad(
-            "externalId",
+            "external_id",
             "externalId must be 1 to 200 characters, no surrounding spaces or control characters",
         )
     if not 1 <= len(sign_up.display_name.strip()) <= MAX_TEXT or CONTROL.search(
         sign_up.display_name.strip()
     ):
         raise bad(
-            "displayName", "displayName must be 1 to 200 characters without control characters"
+            "display_name", "displayName must be 1 to 200 characters without control characters"
         )
     if sign_up.email is not None and not contacts.is_plausible_email(sign_up.email):
         raise bad("email", "email is not a valid e-mail address")
@@ -83,13 +83,13 @@ def check_sign_up(sign_up: SignUp) -> None:
     if sign_up.device_id is not None and (
         not 1 <= len(sign_up.device_id) <= MAX_TEXT or CONTROL.search(sign_up.device_id)
     ):
-        raise bad("deviceId", "deviceId must be 1 to 200 characters without control characters")
+        raise bad("device_id", "deviceId must be 1 to 200 characters without control characters")
     if sign_up.referral_code is not None and len(sign_up.referral_code) > 64:
-        raise DomainError("INVALID_CODE", "no such referral code", ["input", "referralCode"])
+        raise DomainError("INVALID_CODE", "no such referral code", "referral_code")
     if sign_up.channel not in CHANNELS:
         raise bad("channel", "unknown channel")
     if sign_up.joined_at is not None and sign_up.joined_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
-        raise bad("joinedAt", "joinedAt must not be in the future")
+        raise bad("joined_at", "joinedAt must not be in the future")
 
 
 async def register_customer(
@@ -98,13 +98,13 @@ async def register_customer(
     """Register a customer (idempotent on programId + externalId); DomainError when refused."""
     principal.require_authenticated()
     if sign_up.program_id is None:
-        raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+        raise DomainError("UNKNOWN_PROGRAM", "no such program", "program_id")
     principal.require_manager(sign_up.program_id)
     check_sign_up(sign_up)
     joined_at = sign_up.joined_at or datetime.now(UTC)
     # Programs are never deleted: one known here is there to lock.
     if await runtime.graphs.program(sign_up.program_id) is None:
-        raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+        raise DomainError("UNKNOWN_PROGRAM", "no such program", "program_id")
     async with (
         runtime.pool.acquire() as conn,
         runtime.graph_writes.begin(conn, sign_up.program_id) as uow,
@@ -144,7 +144,7 @@ async def _replay(
         raise DomainError(
             "ALREADY_REGISTERED",
             f"this externalId is already registered {held}; a referrer is set once",
-            ["input", "externalId"],
+            "external_id",
         )
     links = await referral_queries.referrals_of_referees(conn, [existing.id])
     return Registration(existing, links[0] if links else None)
@@ -154,7 +154,7 @@ async def _usable_code(
     conn: Connection, program: Program, typed: str, at: datetime
 ) -> ReferralCode:
     """The code a sign-up names, if a new customer may use it now."""
-    field = ["input", "referralCode"]
+    field = "referral_code"
     found = await code_queries.find_codes(conn, code_text.normalize_typed_code(typed), lock=True)
     code = found[0] if found else None
     if code is None or code.program_id != program.id:
@@ -185,7 +185,7 @@ async def _insert(
             raise DomainError(
                 "SELF_REFERRAL",
                 "the referral code belongs to this customer or to someone above them",
-                ["input", "referralCode"],
+                "referral_code",
             )
         signals = await _fraud_signals(
             conn, program, code, email_key, phone_key, sign_up, joined_at

@@ -30,13 +30,11 @@ async def review_referral(
 ) -> Referral:
     """APPROVE makes a link ACTIVE; REJECT makes it REJECTED for good, reversing what is pending."""
     principal.require_authenticated()
-    unknown = DomainError("NOT_FOUND", "no such referral", ["input", "referralId"])
+    unknown = DomainError("NOT_FOUND", "no such referral", "referral_id")
     if referral_id is None:
         raise unknown
     if note is not None and len(note) > MAX_NOTE:
-        raise DomainError(
-            "INVALID_INPUT", f"note is at most {MAX_NOTE} characters", ["input", "note"]
-        )
+        raise DomainError("INVALID_INPUT", f"note is at most {MAX_NOTE} characters", "note")
     status = (
         ReferralStatus.ACTIVE if decision == ReviewDecision.APPROVE else ReferralStatus.REJECTED
     )
@@ -53,7 +51,7 @@ async def review_referral(
                 raise DomainError(
                     "INVALID_INPUT",
                     "a rejected referral is final and cannot be reviewed again",
-                    ["input", "decision"],
+                    "decision",
                 )
             updated = await referral_queries.set_status(conn, referral.id, status, note)
             if status == ReferralStatus.REJECTED:
