@@ -35,6 +35,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 test: $(INSTALLED) lint console
 	$(BIN)/pytest
@@ -47,4 +48,4 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -1,5 +1,5 @@
 """An answered operation leaves no reference cycle for the garbage collector
-(schema/execution.py): its state is freed by reference counting, not by full collections
+(rujuk/compat/graphql.py): its state is freed by reference counting, not by full collections
 that stop the event loop."""
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from rujuk.db.pool import connect
 from rujuk.graph import replicator
 from rujuk.graph.referral_graph import Member, MemberTable, ReferralGraph, epoch_micros
 from rujuk.records import Program, TierRule
-from rujuk.runtime import Runtime
 from rujuk.services import programs, registration
+from rujuk.services.runtime import Runtime
 from tests.conftest import app_settings
 
 ADMIN = Principal(Role.ADMIN)

@@ -25,7 +25,7 @@ from rujuk.graph.reward_book import RewardChange
 from rujuk.graph.writes import UnknownProgram
 from rujuk.ids import from_global_id
 from rujuk.records import MilestoneRule, Program, TierRule
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 from tests.fixtures import chain, create_program
 from tests.graphql_client import GraphQLClient
 from tests.ledger import record

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rujuk.schema import RujukSchema
+from rujuk.api import RujukSchema
 from tests.fixtures import create_program, register_ok
 from tests.graphql_client import ADMIN_TOKEN, GraphQLClient
 

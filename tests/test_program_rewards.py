@@ -15,7 +15,7 @@ from rujuk.app import create_app
 from rujuk.db import purchases as purchase_queries
 from rujuk.graph.reward_book import RewardBook
 from rujuk.ids import from_global_id
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 from tests.conftest import app_settings
 from tests.fixtures import chain, create_program, register_ok
 from tests.graphql_client import GraphQLClient

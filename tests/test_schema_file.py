@@ -9,7 +9,7 @@ import pytest
 from graphql import GraphQLSchema, find_breaking_changes
 from graphql import build_schema as build_sdl
 
-from rujuk.schema import build_schema
+from rujuk.api import build_schema
 
 ROOT = Path(__file__).parents[1]
 COMMITTED = ROOT / "schema.graphql"

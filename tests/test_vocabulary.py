@@ -9,9 +9,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from rujuk import vocabulary
+from rujuk.api import build_schema
 from rujuk.db.pool import connect
 from rujuk.graph import events
-from rujuk.schema import build_schema
 from rujuk.vocabulary import (
     CodeKind,
     GraphEventKind,

@@ -24,26 +24,32 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, process_result
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
-from strawberry.types.unset import UNSET, UnsetType
 
-from rujuk import demo, metrics
+from rujuk import demo, metrics, metrics_endpoint
+from rujuk.api import build_schema
+from rujuk.compat.strawberry import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+    OperationType,
+    UnsetType,
+    core_schema,
+    streams,
+)
 from rujuk.config import Settings
 from rujuk.console import ConsoleContext, console_routes, is_loopback, render_console
 from rujuk.errors import RequestError, ServiceUnavailable
 from rujuk.observe import exchange_of, new_request_id, observed
 from rujuk.persisted_queries import PersistedQueries
 from rujuk.rate_limit import RateLimiter
-from rujuk.resolvers.context import Context
-from rujuk.runtime import Runtime
-from rujuk.schema import build_schema
+from rujuk.schema.context import Context
 from rujuk.schema.errors import NOT_SUPPORTED, SUBSCRIPTIONS_OVER_WEBSOCKET
 from rujuk.schema.operation import execute_operation, operation_type
+from rujuk.services.runtime import Runtime
 from rujuk.services.tokens import development_token, principal_for
 
 logger = logging.getLogger(__name__)
@@ -61,7 +67,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     def __init__(self, settings: Settings) -> None:
         schema = build_schema(allow_list=settings.persisted_queries == "only")
         super().__init__(schema, graphql_ide="graphiql")
-        self.graphql_schema = schema._schema
+        self.graphql_schema = core_schema(schema)
         self.max_body_bytes = settings.max_body_bytes
         # Per worker process: with --workers N a caller may spend up to N times the rate.
         self.rate_limiter = RateLimiter(settings.rate_limit_cost_per_minute)
@@ -105,7 +111,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         """
         headers = request.headers
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
-        if content_type != "application/json" or self._get_stream_transport_from_headers(headers):
+        if content_type != "application/json" or streams(self, headers):
             return None
         try:
             data = json.loads(body)
@@ -369,7 +375,7 @@ def create_app(settings: Settings, database_url: str) -> RujukApp:
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", endpoint),
             Route("/healthz", healthz),
-            Route("/metrics", metrics.endpoint(settings.metrics_token)),
+            Route("/metrics", metrics_endpoint.endpoint(settings.metrics_token)),
             *console_routes(),
         ],
         middleware=[] if cors is None else [Middleware(CORSMiddleware, **cors)],

@@ -19,7 +19,7 @@ from rujuk.config import EMBEDDED_WORKERS, SERVED_HOST, ConfigError, Settings, l
 from rujuk.database import Database
 from rujuk.errors import DomainError, RequestError
 from rujuk.logs import configure_logging, logging_config
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 from rujuk.vocabulary import TokenRole
 
 logger = logging.getLogger("rujuk")
@@ -286,7 +286,7 @@ def _serve_on(
         log_config=logging_config(settings.log_level, settings.log_format),
         # rujuk logs each request itself (rujuk.access), without its query string.
         access_log=False,
-        http="rujuk.lifecycle:DrainingHttpProtocol",
+        http="rujuk.compat.uvicorn:DrainingHttpProtocol",
         ws="websockets-sansio",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from rujuk.config import Settings
+from rujuk.db import server as server_queries
 from rujuk.db.embedded import embedded_url, leave_running, running, start_embedded
 from rujuk.db.migrator import migrate
 from rujuk.db.pool import connect
@@ -46,9 +47,8 @@ async def ensure_database(maintenance_url: str, name: str) -> None:
     """Create a database on the server if it does not exist yet."""
     conn = await connect(maintenance_url)
     try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+        if not await server_queries.database_exists(conn, name):
+            await server_queries.create_database(conn, name)
     finally:
         await conn.close()
 
@@ -73,7 +73,7 @@ async def drop_database(server_url: str, url: str) -> None:
     name = url.partition("?")[0].rsplit("/", 1)[1]
     conn = await connect(server_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await server_queries.drop_database(conn, name)
     finally:
         await conn.close()
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 from rujuk import ids
 from rujuk.access import Principal, Role
 from rujuk.records import TierRule
-from rujuk.runtime import Runtime
 from rujuk.services import customers, programs, purchases, registration
+from rujuk.services.runtime import Runtime
 from rujuk.vocabulary import Channel
 
 logger = logging.getLogger(__name__)

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
+
+# An input field as the services know it, in Python: "program_id", or a path into the input
+# such as ("tiers", 0, "level_rates").
+Field: TypeAlias = "str | Sequence[str | int]"
 
 
 class DomainError(Exception):
-    """An expected, user-facing failure of a mutation: becomes a `userErrors` entry."""
+    """An expected, user-facing failure of a mutation: becomes a `userErrors` entry.
 
-    def __init__(self, code: str, message: str, field: Sequence[str] | None = None) -> None:
+    `field` names the input at fault in Python; the API layer maps it to the GraphQL path
+    that clients see (schema/payloads.py: "program_id" is ["input", "programId"]).
+    """
+
+    def __init__(self, code: str, message: str, field: Field | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.field = list(field) if field is not None else None
+        self.field: tuple[str | int, ...] | None = (
+            None if field is None else (field,) if isinstance(field, str) else tuple(field)
+        )
 
 
 class RequestError(Exception):

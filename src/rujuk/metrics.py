@@ -1,4 +1,4 @@
-"""Prometheus metrics (GET /metrics): of this process, or of every worker of
+"""Prometheus metrics (served by metrics_endpoint.py): of this process, or of every worker of
 `rujuk serve --workers N`, in prometheus_client's multiprocess mode (each worker writes its
 values to files in PROMETHEUS_MULTIPROC_DIR, a folder `rujuk serve` makes and removes).
 
@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import ipaddress
-import logging
 import os
 import re
 import tempfile
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -31,13 +27,8 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 
-from rujuk.db import events as event_queries
 from rujuk.ids import to_global_id
-
-logger = logging.getLogger(__name__)
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # prometheus_client chooses its storage when imported; so does this module.
@@ -202,38 +193,6 @@ def shared_directory(workers: int) -> Iterator[None]:
             del os.environ[MULTIPROCESS_VARIABLE]
 
 
-def endpoint(token: str | None) -> Callable[[Request], Awaitable[Response]]:
-    """GET /metrics: with a token, only for `Authorization: Bearer <token>`; without one,
-    only for loopback clients."""
-    expected = f"Bearer {token}".encode() if token is not None else None
-
-    async def metrics(request: Request) -> Response:
-        if expected is not None:
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                return PlainTextResponse(
-                    "a valid metrics token is required\n",
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-        elif not _loopback(request):
-            return PlainTextResponse(
-                "metrics are served to loopback clients only (or set RUJUK_METRICS_TOKEN)\n",
-                status_code=403,
-            )
-        pool = request.app.state.runtime.pool
-        database: dict[int, int] | None = None
-        try:
-            database = await asyncio.wait_for(event_queries.graph_versions(pool), DATABASE_SECONDS)
-        except Exception as error:
-            logger.warning("metrics: graph versions unreadable (%s)", type(error).__name__)
-        # After the query, which is not one of the pool's users to report.
-        sample_pool(pool)
-        return Response(exposition(database), media_type=CONTENT_TYPE_LATEST)
-
-    return metrics
-
-
 def exposition(database: dict[int, int] | None) -> bytes:
     """Every metric in the text format, with each program's lag when the database answered."""
     if MULTIPROCESS_DIR is not None:
@@ -290,13 +249,3 @@ def _forget_dead_workers(folder: Path) -> None:
             multiprocess.mark_process_dead(pid, str(folder))  # type: ignore[no-untyped-call]
         except PermissionError:
             pass
-
-
-def _loopback(request: Request) -> bool:
-    client = request.client
-    if client is None:
-        return False
-    try:
-        return ipaddress.ip_address(client.host).is_loopback
-    except ValueError:
-        return False

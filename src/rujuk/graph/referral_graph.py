@@ -19,6 +19,7 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from rujuk.compat.networkx import adjacency_changed, adopted_digraph, node_table, successor_table
 from rujuk.graph.reward_book import RewardBook
 from rujuk.vocabulary import ReferralStatus
 
@@ -234,10 +235,10 @@ class ReferralGraph:
         self.by_external_id[member.external_id] = member.id
         # Straight into the adjacency, which networkx does not write (see _referral_tree).
         tree = self.tree
-        tree._node.setdefault(member.id, NO_ATTRIBUTES)
+        node_table(tree).setdefault(member.id, NO_ATTRIBUTES)
         if member.referrer is not None:
-            tree._succ.add(member.referrer, member.id)
-        nx._clear_cache(tree)
+            successor_table(tree).add(member.referrer, member.id)
+        adjacency_changed(tree)
         self._spread(member, +1)
 
     def set_link_status(self, referee_id: int, status: str) -> None:
@@ -354,14 +355,7 @@ def _referral_tree(by_id: Mapping[int, Member], referees: Referees) -> nx.DiGrap
     shared empty read-only mapping. The graph is frozen for networkx (its add_* and
     remove_* raise before writing): writes go through ReferralGraph.add_member.
     """
-    tree = nx.DiGraph()
-    # Assigned, not updated: networkx's descriptors keep _adj the same mapping as _succ
-    # and reset the cached views.
-    tree._node = dict.fromkeys(by_id, NO_ATTRIBUTES)
-    tree._succ = referees
-    tree._pred = Referrers(by_id)
-    nx.freeze(tree)
-    return tree
+    return adopted_digraph(dict.fromkeys(by_id, NO_ATTRIBUTES), referees, Referrers(by_id))
 
 
 class _Adjacency(Mapping[int, Mapping[int, Mapping[str, object]]]):

@@ -13,12 +13,11 @@ import asyncio
 import contextlib
 import logging
 
-import asyncpg
-
 from rujuk import metrics
 from rujuk.config import ConfigError
 from rujuk.db import events as event_queries
-from rujuk.db.pool import UNAVAILABLE, Connection, Pool
+from rujuk.db import server as server_queries
+from rujuk.db.pool import DATABASE_ERROR, DRIVER_ERRORS, UNAVAILABLE, Connection, Pool
 from rujuk.errors import ServiceUnavailable
 from rujuk.graph.cache import GraphCache
 from rujuk.graph.events import (
@@ -160,7 +159,7 @@ class Replicator:
             if listener is None or listener.is_closed():
                 continue
             try:
-                await listener.fetchval("SELECT 1", timeout=self.pool.statement_timeout)
+                await server_queries.ping(listener, within=self.pool.statement_timeout)
             except LISTENER_FAILURES as error:
                 logger.warning("the LISTEN connection does not answer (%r); reconnecting", error)
                 # Its termination listener reconnects and catches up.
@@ -205,7 +204,7 @@ class Replicator:
         while self._listening:
             try:
                 await self._connect_listener()
-            except (ConfigError, ServiceUnavailable, OSError, asyncpg.PostgresError) as error:
+            except (ConfigError, ServiceUnavailable, OSError, DATABASE_ERROR) as error:
                 logger.warning("LISTEN reconnection failed (%s); retrying in %.1f s", error, delay)
                 await asyncio.sleep(delay)
                 # Capped low: until it reconnects, this worker misses other workers' writes.
@@ -252,11 +251,7 @@ IN_FLIGHT_WAIT = 0.5
 RECONNECT_DELAY_MAX = 2.0
 # Seconds between two checks that the LISTEN connection still answers.
 LISTENER_CHECK_INTERVAL = 5.0
-LISTENER_FAILURES: tuple[type[BaseException], ...] = (
-    *UNAVAILABLE,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-)
+LISTENER_FAILURES: tuple[type[BaseException], ...] = (*UNAVAILABLE, *DRIVER_ERRORS)
 
 # Strong references to catch-up tasks until they finish.
 _background: set[asyncio.Task[None]] = set()

@@ -234,7 +234,7 @@ class Mutation:
         if input.program_id is not None:
             program_id = ids.local_id(input.program_id, "Program")
             if program_id is None:
-                unknown = DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+                unknown = DomainError("UNKNOWN_PROGRAM", "no such program", "program_id")
                 return ApiTokenPayload(user_errors=[UserError.of(unknown)])
         result = await attempt(
             tokens.create_api_token(
@@ -461,9 +461,7 @@ class Mutation:
         if input.endpoint_id is not None:
             endpoint_id = ids.local_id(input.endpoint_id, "WebhookEndpoint")
             if endpoint_id is None:
-                unknown = DomainError(
-                    "NOT_FOUND", "no such webhook endpoint", ["input", "endpointId"]
-                )
+                unknown = DomainError("NOT_FOUND", "no such webhook endpoint", "endpoint_id")
                 return RedeliverWebhookEventPayload(user_errors=[UserError.of(unknown)])
         result = await attempt(
             webhooks.redeliver_event(

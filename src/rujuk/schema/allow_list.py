@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from rujuk.compat.strawberry import core_schema
 from rujuk.errors import RequestError
 from rujuk.schema.guard import checked_document
 
@@ -26,7 +27,7 @@ class AllowList(SchemaExtension):
                 refusal = GraphQLError(str(error), extensions=error.extensions)
                 try:
                     document, _ = checked_document(
-                        execution.schema._schema, query, execution.validation_rules
+                        core_schema(execution.schema), query, execution.validation_rules
                     )
                 except GraphQLError:
                     pass  # RequestGuard answers the syntax error: nothing runs either way

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 import strawberry
-from strawberry.types.enum import has_enum_definition
 
+from rujuk.compat.strawberry import describe_enum_values
 from rujuk.vocabulary import (
     Channel,
     CodeKind,
@@ -42,10 +42,7 @@ def _served(
     unknown = set(values) - {m.name for m in domain}
     if unknown:
         raise ValueError(f"{domain.__name__} has no value {sorted(unknown)}")
-    served = strawberry.enum(domain, description=description)
-    assert has_enum_definition(served)
-    for value in served.__strawberry_definition__.values:
-        value.description = values.get(value.name)
+    describe_enum_values(strawberry.enum(domain, description=description), values)
 
 
 _served(Channel)

@@ -6,9 +6,8 @@ import logging
 
 import asyncpg
 from graphql.error import GraphQLError
-from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.types.graphql import OperationType
 
+from rujuk.compat.strawberry import InvalidOperationTypeError, OperationType
 from rujuk.errors import RequestError
 
 logger = logging.getLogger("rujuk.errors")

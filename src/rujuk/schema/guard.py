@@ -23,9 +23,9 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
-from strawberry.types.execution import ExecutionResult
+from strawberry.types import ExecutionResult
 
+from rujuk.compat.strawberry import core_schema, validate_document
 from rujuk.observe import note_operation
 from rujuk.schema.cost import enforce, length_refusal, operation_cost, shape_refusal
 from rujuk.schema.errors import classify, classify_in_place, with_request_id
@@ -53,7 +53,7 @@ class RequestGuard(SchemaExtension):
             query = execution.query
             if query is not None and execution.graphql_document is None:
                 document, errors = checked_document(
-                    execution.schema._schema, query, execution.validation_rules
+                    core_schema(execution.schema), query, execution.validation_rules
                 )
                 execution.graphql_document = document
                 # A fresh list: strawberry and the codes below may change it.
@@ -84,7 +84,7 @@ class RequestGuard(SchemaExtension):
         cost = None
         if document is not None:
             cost = operation_cost(
-                execution.schema._schema,
+                core_schema(execution.schema),
                 document,
                 execution.query,
                 execution.operation_name,

@@ -11,9 +11,8 @@ does not run, strawberry's Schema.execute does.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from inspect import isawaitable
-from typing import Any, TypeGuard, cast
+from typing import Any
 
 from graphql import (
     GraphQLError,
@@ -23,9 +22,10 @@ from graphql import (
     get_operation_ast,
     specified_rules,
 )
-from strawberry.execution import optimized_is_awaitable
 from strawberry.types import ExecutionResult
 
+from rujuk.compat.graphql import AcyclicExecutionContext
+from rujuk.compat.strawberry import is_awaitable
 from rujuk.observe import note_operation
 from rujuk.schema.cost import enforce, operation_cost
 from rujuk.schema.errors import (
@@ -34,14 +34,11 @@ from rujuk.schema.errors import (
     classify,
     classify_in_place,
 )
-from rujuk.schema.execution import AcyclicExecutionContext
 from rujuk.schema.guard import checked_document
 
 # strawberry's default rules: the same tuple keys the same cached preparations.
 VALIDATION_RULES = tuple(specified_rules)
 RUNS_HERE = frozenset({OperationType.QUERY, OperationType.MUTATION})
-# strawberry's test of resolver results, quicker than graphql-core's on plain values.
-IS_AWAITABLE = cast("Callable[[Any], TypeGuard[Awaitable[Any]]]", optimized_is_awaitable)
 
 
 async def execute_operation(
@@ -88,7 +85,7 @@ async def execute_operation(
         variable_values=variables,
         operation_name=operation_name,
         executor_class=AcyclicExecutionContext,
-        is_awaitable=IS_AWAITABLE,
+        is_awaitable=is_awaitable,
         operation_extensions=operation_extensions,
     )
     result = await outcome if isawaitable(outcome) else outcome

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
 import strawberry
 
+from rujuk.compat.strawberry import graphql_name
 from rujuk.errors import DomainError
 from rujuk.schema.types import (
     ApiToken,
@@ -34,7 +36,15 @@ class UserError:
 
     @classmethod
     def of(cls, error: DomainError) -> UserError:
-        return cls(field=error.field, code=error.code, message=error.message)
+        return cls(field=input_path(error.field), code=error.code, message=error.message)
+
+
+def input_path(field: Sequence[str | int] | None) -> list[str] | None:
+    """The GraphQL path of an input field a service named in Python: every mutation takes
+    one `input`, so ("tiers", 0, "level_rates") is ["input", "tiers", "0", "levelRates"]."""
+    if field is None:
+        return None
+    return ["input", *(graphql_name(p) if isinstance(p, str) else str(p) for p in field)]
 
 
 @strawberry.type

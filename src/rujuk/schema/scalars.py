@@ -7,7 +7,8 @@ from decimal import Decimal, InvalidOperation
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types.scalar import ScalarDefinition
+
+from rujuk.compat.strawberry import ScalarDefinition
 
 MAX_DECIMAL_TEXT = 40
 

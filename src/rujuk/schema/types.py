@@ -11,7 +11,7 @@ import strawberry
 
 from rujuk import ids, records
 from rujuk.pagination import Page, Slice
-from rujuk.resolvers.context import Context
+from rujuk.schema.context import Context
 from rujuk.schema.enums import (
     Channel,
     CodeKind,

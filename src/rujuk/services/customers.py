@@ -14,7 +14,7 @@ from rujuk.graph import DownlineEntry
 from rujuk.graph.tiers import tier_of
 from rujuk.pagination import Page, paginate
 from rujuk.records import Customer, Referral, ReferralCode
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 
 MAX_TREE_DEPTH = 100
 
@@ -63,7 +63,7 @@ async def managed_customer(
     UNKNOWN_CUSTOMER when there is none, or (with live) when it was erased.
     """
     principal.require_authenticated()
-    unknown = DomainError("UNKNOWN_CUSTOMER", "no such customer", ["input", "customerId"])
+    unknown = DomainError("UNKNOWN_CUSTOMER", "no such customer", "customer_id")
     if customer_id is None:
         raise unknown
     async with runtime.pool.acquire() as conn:
@@ -72,7 +72,7 @@ async def managed_customer(
         raise unknown
     principal.require_manager(customer.program_id)
     if live and customer.erased:
-        raise DomainError("UNKNOWN_CUSTOMER", "this customer was erased", ["input", "customerId"])
+        raise DomainError("UNKNOWN_CUSTOMER", "this customer was erased", "customer_id")
     return customer
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from rujuk.access import Principal
 from rujuk.errors import RequestError
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 from rujuk.vocabulary import InfluenceMetric
 
 MAX_LEADERBOARD = 100

@@ -19,7 +19,7 @@ from rujuk.db import referrals as referral_queries
 from rujuk.errors import RequestError
 from rujuk.graph.events import CustomerRegistered, GraphEvent, PurchaseRecorded
 from rujuk.records import Referral, Reward
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from rujuk.db import customers as customer_queries
 from rujuk.db import privacy as privacy_queries
 from rujuk.db import referrals as referral_queries
 from rujuk.records import Customer, Purchase, Referral, ReferralCode, Reward
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)

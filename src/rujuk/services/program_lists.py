@@ -8,7 +8,7 @@ from rujuk.db import purchases as purchase_queries
 from rujuk.db import referrals as referral_queries
 from rujuk.pagination import Slice, check_page_size, decode_keyset_cursor, encode_keyset_cursor
 from rujuk.records import Program, Referral, Reward
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 
 
 async def program_referrals(

@@ -11,7 +11,7 @@ from rujuk.db import stats as stats_queries
 from rujuk.db.stats import ChannelRow
 from rujuk.errors import RequestError
 from rujuk.records import Program
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from rujuk.graph.events import ProgramUpdated
 from rujuk.graph.writes import UnknownProgram
 from rujuk.money import amount_problem, written_decimals
 from rujuk.records import MilestoneRule, Program, TierRule
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 from rujuk.text import is_clean_text
 
 MAX_LEVELS = 20
@@ -159,19 +159,20 @@ class _Violations:
 
     def __init__(self, currency: str) -> None:
         self.currency = currency
-        self.errors: dict[tuple[str, ...], DomainError] = {}
+        self.errors: dict[tuple[str | int, ...], DomainError] = {}
 
-    def bad(self, code: str, message: str, *field: str) -> None:
-        path = ("input", *field)
-        self.errors.setdefault(path, DomainError(code, message, path))
+    def bad(self, code: str, message: str, *field: str | int) -> None:
+        self.errors.setdefault(field, DomainError(code, message, field))
 
-    def money(self, name: str, amount: Decimal, *path: str, zero_allowed: bool = True) -> None:
+    def money(
+        self, name: str, amount: Decimal, *path: str | int, zero_allowed: bool = True
+    ) -> None:
         """An amount of the rules, in the currency's decimals as written."""
         problem = amount_problem(amount, self.currency, zero_allowed=zero_allowed)
         if problem is not None:
             self.bad(RULES, f"{name} {problem}", *path)
 
-    def rate(self, name: str, value: Decimal, *path: str, zero_allowed: bool) -> None:
+    def rate(self, name: str, value: Decimal, *path: str | int, zero_allowed: bool) -> None:
         """A fraction: 0 (or just above it) to 1."""
         low = "0 or more" if zero_allowed else "above 0"
         if not value.is_finite() or value > 1 or value < 0 or (value == 0 and not zero_allowed):
@@ -182,7 +183,7 @@ class _Violations:
 
 def rule_violations(program: Program) -> list[DomainError]:
     """Every way the program's rules break rewards.md's validity rules, one error per field
-    at fault (empty when valid). Paths start at ["input", ...] like the mutation's fields."""
+    at fault (empty when valid), each naming its field in Python ("tiers", 0, "level_rates")."""
     found = _Violations(program.currency)
     bad, money = found.bad, found.money
     if not is_clean_text(program.name, 200):
@@ -190,37 +191,37 @@ def rule_violations(program: Program) -> list[DomainError]:
     if not _CURRENCY.match(program.currency):
         bad("INVALID_INPUT", "currency must be an ISO 4217 code such as IDR", "currency")
     _tier_violations(program.tiers, found)
-    found.rate("maxPayoutRate", program.max_payout_rate, "maxPayoutRate", zero_allowed=False)
-    money("refereeReward", program.referee_reward, "refereeReward")
+    found.rate("maxPayoutRate", program.max_payout_rate, "max_payout_rate", zero_allowed=False)
+    money("refereeReward", program.referee_reward, "referee_reward")
     if program.hold_days < 0:
-        bad(RULES, "holdDays must be 0 or more", "holdDays")
+        bad(RULES, "holdDays must be 0 or more", "hold_days")
     elif program.hold_days > MAX_HOLD_DAYS:
-        bad("INVALID_INPUT", f"holdDays must be at most {MAX_HOLD_DAYS}", "holdDays")
+        bad("INVALID_INPUT", f"holdDays must be at most {MAX_HOLD_DAYS}", "hold_days")
     if not is_time_zone(program.time_zone):
-        bad(RULES, "timeZone must be an IANA time zone name such as Asia/Jakarta", "timeZone")
-    money("minPurchaseAmount", program.min_purchase_amount, "minPurchaseAmount")
+        bad(RULES, "timeZone must be an IANA time zone name such as Asia/Jakarta", "time_zone")
+    money("minPurchaseAmount", program.min_purchase_amount, "min_purchase_amount")
     window = program.commission_window_days
     if window is not None and window < 1:
-        bad(RULES, "commissionWindowDays must be 1 or more (null: none)", "commissionWindowDays")
+        bad(RULES, "commissionWindowDays must be 1 or more (null: none)", "commission_window_days")
     elif window is not None and window > MAX_WINDOW_DAYS:
         bad(
             "INVALID_INPUT",
             f"commissionWindowDays must be at most {MAX_WINDOW_DAYS}",
-            "commissionWindowDays",
+            "commission_window_days",
         )
     limit = program.commission_purchase_limit
     if limit is not None and limit < 1:
         bad(
             RULES,
             "commissionPurchaseLimit must be 1 or more (null: no limit)",
-            "commissionPurchaseLimit",
+            "commission_purchase_limit",
         )
     if program.monthly_cap_per_referrer is not None:
-        money("monthlyCapPerReferrer", program.monthly_cap_per_referrer, "monthlyCapPerReferrer")
+        money("monthlyCapPerReferrer", program.monthly_cap_per_referrer, "monthly_cap_per_referrer")
     _milestone_violations(program.milestones, found)
     _domain_violations(program.blocked_email_domains, found)
     if program.max_signups_per_ip_per_day < 1:
-        bad(RULES, "maxSignupsPerIpPerDay must be 1 or more", "maxSignupsPerIpPerDay")
+        bad(RULES, "maxSignupsPerIpPerDay must be 1 or more", "max_signups_per_ip_per_day")
     return list(found.errors.values())
 
 
@@ -234,21 +235,21 @@ def _tier_violations(tiers: tuple[TierRule, ...], found: _Violations) -> None:
     if any(not is_clean_text(n, 100) for n in names) or len(set(names)) != len(names):
         bad(RULES, "tier names must be 1 to 100 plain characters and distinct", "tiers")
     if tiers and (tiers[0].min_qualified_referrals != 0 or tiers[0].min_network_revenue != 0):
-        bad(RULES, "the first tier must have both thresholds 0", "tiers", "0")
+        bad(RULES, "the first tier must have both thresholds 0", "tiers", 0)
     for i, (lower, upper) in enumerate(itertools.pairwise(tiers), start=1):
         if (
             upper.min_qualified_referrals < lower.min_qualified_referrals
             or upper.min_network_revenue < lower.min_network_revenue
         ):
-            bad(RULES, "thresholds must never decrease down the list of tiers", "tiers", str(i))
+            bad(RULES, "thresholds must never decrease down the list of tiers", "tiers", i)
     for i, tier in enumerate(tiers):
-        at = ("tiers", str(i))
+        at = ("tiers", i)
         if tier.min_qualified_referrals < 0:
-            bad(RULES, "minQualifiedReferrals must be 0 or more", *at, "minQualifiedReferrals")
-        found.money("minNetworkRevenue", tier.min_network_revenue, *at, "minNetworkRevenue")
+            bad(RULES, "minQualifiedReferrals must be 0 or more", *at, "min_qualified_referrals")
+        found.money("minNetworkRevenue", tier.min_network_revenue, *at, "min_network_revenue")
         if tier.levels > MAX_LEVELS:
             rates, amounts = len(tier.level_rates), len(tier.level_amounts)
-            longer = "levelRates" if rates >= amounts else "levelAmounts"
+            longer = "level_rates" if rates >= amounts else "level_amounts"
             bad(
                 RULES,
                 f"a tier has at most {MAX_LEVELS} levels (the longer of levelRates and"
@@ -257,9 +258,9 @@ def _tier_violations(tiers: tuple[TierRule, ...], found: _Violations) -> None:
                 longer,
             )
         for k, level_rate in enumerate(tier.level_rates):
-            found.rate(f"levelRates[{k}]", level_rate, *at, "levelRates", zero_allowed=True)
+            found.rate(f"levelRates[{k}]", level_rate, *at, "level_rates", zero_allowed=True)
         for k, amount in enumerate(tier.level_amounts):
-            found.money(f"levelAmounts[{k}]", amount, *at, "levelAmounts")
+            found.money(f"levelAmounts[{k}]", amount, *at, "level_amounts")
 
 
 def _milestone_violations(milestones: tuple[MilestoneRule, ...], found: _Violations) -> None:
@@ -269,16 +270,16 @@ def _milestone_violations(milestones: tuple[MilestoneRule, ...], found: _Violati
         )
     previous = 0
     for i, milestone in enumerate(milestones):
-        at = ("milestones", str(i))
+        at = ("milestones", i)
         threshold = milestone.qualified_referrals
         if threshold < 1:
-            found.bad(RULES, "qualifiedReferrals must be 1 or more", *at, "qualifiedReferrals")
+            found.bad(RULES, "qualifiedReferrals must be 1 or more", *at, "qualified_referrals")
         elif threshold <= previous:
             found.bad(
                 RULES,
                 "milestone thresholds must be strictly increasing",
                 *at,
-                "qualifiedReferrals",
+                "qualified_referrals",
             )
         previous = max(previous, threshold)
         found.money("reward", milestone.reward, *at, "reward", zero_allowed=False)
@@ -289,7 +290,7 @@ def _domain_violations(domains: tuple[str, ...], found: _Violations) -> None:
         found.bad(
             "INVALID_INPUT",
             f"a program blocks at most {MAX_BLOCKED_DOMAINS} domains",
-            "blockedEmailDomains",
+            "blocked_email_domains",
         )
     for i, domain in enumerate(domains):
         if not _HOST_NAME.match(domain):
@@ -297,7 +298,7 @@ def _domain_violations(domains: tuple[str, ...], found: _Violations) -> None:
                 RULES,
                 f"blockedEmailDomains[{i}] {domain!r} is not a lower-cased host name such as"
                 " example.com (internationalized names in their xn-- form)",
-                "blockedEmailDomains",
+                "blocked_email_domains",
             )
 
 
@@ -344,9 +345,9 @@ async def update_program(
     """
     principal.require_authenticated()
     if program_id is None:
-        raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+        raise DomainError("UNKNOWN_PROGRAM", "no such program", "program_id")
     principal.require_manager(program_id)
-    unknown = DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+    unknown = DomainError("UNKNOWN_PROGRAM", "no such program", "program_id")
     try:
         async with (
             runtime.pool.acquire() as conn,

@@ -249,7 +249,7 @@ class _Batch:
                         DomainError(
                             "UNKNOWN_CUSTOMER",
                             "no customer with this externalId in the program",
-                            ["input", "customerExternalId"],
+                            "customer_external_id",
                         )
                     )
                     continue
@@ -312,5 +312,5 @@ def _order_conflict() -> DomainError:
     return DomainError(
         "ORDER_CONFLICT",
         "this orderId was recorded with another customer or amount",
-        ["input", "orderId"],
+        "order_id",
     )

@@ -14,10 +14,10 @@ from rujuk.graph.events import PurchaseRefunded
 from rujuk.graph.rules import FrozenReward, changed, refunded_amounts
 from rujuk.money import amount_problem
 from rujuk.records import Program
-from rujuk.runtime import Runtime
 from rujuk.services import webhook_events
 from rujuk.services.purchase_writer import PendingPurchase, PurchaseResult
 from rujuk.services.registration import MAX_CLOCK_SKEW
+from rujuk.services.runtime import Runtime
 from rujuk.text import is_clean_text
 from rujuk.vocabulary import LedgerEntryKind, RewardStatus
 
@@ -39,26 +39,27 @@ async def _program(runtime: Runtime, principal: Principal, program_id: int | Non
     principal.require_authenticated()
     program = None if program_id is None else await runtime.graphs.program(program_id)
     if program is None:
-        raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+        raise DomainError("UNKNOWN_PROGRAM", "no such program", "program_id")
     principal.require_manager(program.id)
     return program
 
 
-def _check_key(key: str, field: str) -> None:
-    """An idempotency key (orderId, refundId) as the partner's systems store it."""
+def _check_key(key: str, field: str, label: str) -> None:
+    """An idempotency key (orderId, refundId) as the partner's systems store it (label: its
+    name in the message)."""
     if not is_clean_text(key, MAX_KEY) or key != key.strip():
         raise DomainError(
             "INVALID_INPUT",
-            f"{field} must be 1 to {MAX_KEY} characters, no surrounding spaces or control"
+            f"{label} must be 1 to {MAX_KEY} characters, no surrounding spaces or control"
             " characters",
-            ["input", field],
+            field,
         )
 
 
 def _check_amount(amount: Decimal, program: Program) -> None:
     problem = amount_problem(amount, program.currency)
     if problem is not None:
-        raise DomainError("INVALID_AMOUNT", f"amount {problem}", ["input", "amount"])
+        raise DomainError("INVALID_AMOUNT", f"amount {problem}", "amount")
 
 
 async def record_purchase(
@@ -66,12 +67,12 @@ async def record_purchase(
 ) -> PurchaseResult:
     """Record a purchase and pay its rewards, exactly once per orderId."""
     program = await _program(runtime, principal, request.program_id)
-    _check_key(request.order_id, "orderId")
+    _check_key(request.order_id, "order_id", "orderId")
     if request.occurred_at is not None and request.occurred_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
         raise DomainError(
             "INVALID_INPUT",
             "occurredAt must not be more than 5 minutes in the future",
-            ["input", "occurredAt"],
+            "occurred_at",
         )
     _check_amount(request.amount, program)
     pending = PendingPurchase(
@@ -94,8 +95,8 @@ async def refund_purchase(
     """Refund part or all of a purchase, exactly once per refundId; its rewards are
     recomputed on the new net amount."""
     program = await _program(runtime, principal, program_id)
-    _check_key(order_id, "orderId")
-    _check_key(refund_id, "refundId")
+    _check_key(order_id, "order_id", "orderId")
+    _check_key(refund_id, "refund_id", "refundId")
     if amount is not None:
         _check_amount(amount, program)
     async with (
@@ -112,22 +113,22 @@ async def refund_purchase(
                 raise DomainError(
                     "REFUND_CONFLICT",
                     "this refundId was used for another order or amount",
-                    ["input", "refundId"],
+                    "refund_id",
                 )
             assert purchase is not None  # the refund's own purchase
             current = await purchase_queries.purchase_rewards(conn, [purchase.id])
             return PurchaseResult(purchase, current)
         if purchase is None:
-            raise DomainError("NOT_FOUND", "no purchase with this orderId", ["input", "orderId"])
+            raise DomainError("NOT_FOUND", "no purchase with this orderId", "order_id")
         left = purchase.net_amount
         refund = left if amount is None else amount
         if refund <= 0:
-            raise DomainError("INVALID_AMOUNT", "nothing is left to refund", ["input", "amount"])
+            raise DomainError("INVALID_AMOUNT", "nothing is left to refund", "amount")
         if refund > left:
             raise DomainError(
                 "REFUND_EXCEEDS_PURCHASE",
                 f"only {left} of this purchase is left to refund",
-                ["input", "amount"],
+                "amount",
             )
         # Frozen rates and tiers, under the rules the purchase was priced by: a refund reads
         # nothing from the graph, it only moves it.
@@ -182,7 +183,7 @@ async def settle_rewards(
     now = datetime.now(UTC)
     if as_of is not None and as_of > now:
         # The hold is the refund window: settling ahead of time would pay what may be refunded.
-        raise DomainError("INVALID_INPUT", "asOf must not be later than now", ["input", "asOf"])
+        raise DomainError("INVALID_INPUT", "asOf must not be later than now", "as_of")
     async with runtime.pool.acquire() as conn, conn.transaction():
         count, amount, approved = await purchase_queries.settle(conn, program.id, as_of or now)
         await webhook_events.rewards_changed(

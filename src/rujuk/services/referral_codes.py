@@ -11,8 +11,8 @@ from rujuk.db import codes as code_queries
 from rujuk.db import customers as customer_queries
 from rujuk.errors import DomainError
 from rujuk.records import ReferralCode
-from rujuk.runtime import Runtime
 from rujuk.services import customers
+from rujuk.services.runtime import Runtime
 from rujuk.vocabulary import CodeKind
 
 MAX_USES_LIMIT = 1_000_000
@@ -44,14 +44,12 @@ async def issue_code(runtime: Runtime, principal: Principal, request: CodeReques
     owner = await customers.managed_customer(runtime, principal, request.customer_id)
     if request.max_uses is not None and not 1 <= request.max_uses <= MAX_USES_LIMIT:
         raise DomainError(
-            "INVALID_INPUT", f"maxUses must be between 1 and {MAX_USES_LIMIT}", ["input", "maxUses"]
+            "INVALID_INPUT", f"maxUses must be between 1 and {MAX_USES_LIMIT}", "max_uses"
         )
     if request.kind == CodeKind.SINGLE_USE and request.max_uses not in (None, 1):
-        raise DomainError("INVALID_INPUT", "a SINGLE_USE code has maxUses 1", ["input", "maxUses"])
+        raise DomainError("INVALID_INPUT", "a SINGLE_USE code has maxUses 1", "max_uses")
     if request.expires_at is not None and request.expires_at <= datetime.now(UTC):
-        raise DomainError(
-            "INVALID_INPUT", "expiresAt must be in the future", ["input", "expiresAt"]
-        )
+        raise DomainError("INVALID_INPUT", "expiresAt must be in the future", "expires_at")
     vanity: str | None = None
     if request.vanity is not None:
         vanity = code_text.normalize_vanity(request.vanity)
@@ -59,7 +57,7 @@ async def issue_code(runtime: Runtime, principal: Principal, request: CodeReques
             raise DomainError(
                 "INVALID_CODE",
                 "a vanity code is 4 to 20 letters A-Z and digits",
-                ["input", "vanity"],
+                "vanity",
             )
     async with runtime.pool.acquire() as conn:
         max_uses = 1 if request.kind == CodeKind.SINGLE_USE else request.max_uses
@@ -76,7 +74,7 @@ async def issue_code(runtime: Runtime, principal: Principal, request: CodeReques
             if code is not None:
                 return code
             if vanity is not None:
-                raise DomainError("INVALID_CODE", "this vanity code is taken", ["input", "vanity"])
+                raise DomainError("INVALID_CODE", "this vanity code is taken", "vanity")
 
 
 async def look_up_code(runtime: Runtime, typed: str) -> tuple[ReferralCode, bool] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rujuk.access import Principal
 from rujuk.db import referrals as referral_queries
 from rujuk.records import Referral
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 
 
 async def find_referral(

@@ -16,7 +16,7 @@ from rujuk.errors import DomainError
 from rujuk.graph.events import CustomerRegistered
 from rujuk.graph.referral_graph import ReferralGraph
 from rujuk.records import Customer, Program, Referral, ReferralCode
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 from rujuk.services.webhook_events import REFERRAL_CREATED, referral_event
 from rujuk.text import CONTROL
 from rujuk.vocabulary import Channel, CodeKind, FraudSignal, ReferralStatus
@@ -61,7 +61,7 @@ def check_sign_up(sign_up: SignUp) -> None:
     """Refuse malformed input before touching the database."""
 
     def bad(field: str, message: str) -> DomainError:
-        return DomainError("INVALID_INPUT", message, ["input", field])
+        return DomainError("INVALID_INPUT", message, field)
 
     external_id = sign_up.external_id
     if (
@@ -70,14 +70,14 @@ def check_sign_up(sign_up: SignUp) -> None:
         or CONTROL.search(external_id)
     ):
         raise bad(
-            "externalId",
+            "external_id",
             "externalId must be 1 to 200 characters, no surrounding spaces or control characters",
         )
     if not 1 <= len(sign_up.display_name.strip()) <= MAX_TEXT or CONTROL.search(
         sign_up.display_name.strip()
     ):
         raise bad(
-            "displayName", "displayName must be 1 to 200 characters without control characters"
+            "display_name", "displayName must be 1 to 200 characters without control characters"
         )
     if sign_up.email is not None and not contacts.is_plausible_email(sign_up.email):
         raise bad("email", "email is not a valid e-mail address")
@@ -86,15 +86,15 @@ def check_sign_up(sign_up: SignUp) -> None:
     if sign_up.device_id is not None and (
         not 1 <= len(sign_up.device_id) <= MAX_TEXT or CONTROL.search(sign_up.device_id)
     ):
-        raise bad("deviceId", "deviceId must be 1 to 200 characters without control characters")
+        raise bad("device_id", "deviceId must be 1 to 200 characters without control characters")
     if sign_up.ip_address is not None and contacts.parse_ip(sign_up.ip_address) is None:
-        raise bad("ipAddress", "ipAddress must be an IPv4 or IPv6 address")
+        raise bad("ip_address", "ipAddress must be an IPv4 or IPv6 address")
     if sign_up.referral_code is not None and len(sign_up.referral_code) > 64:
-        raise DomainError("INVALID_CODE", "no such referral code", ["input", "referralCode"])
+        raise DomainError("INVALID_CODE", "no such referral code", "referral_code")
     if sign_up.channel not in CHANNELS:
         raise bad("channel", "unknown channel")
     if sign_up.joined_at is not None and sign_up.joined_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
-        raise bad("joinedAt", "joinedAt must not be in the future")
+        raise bad("joined_at", "joinedAt must not be in the future")
 
 
 async def register_customer(
@@ -103,12 +103,12 @@ async def register_customer(
     """Register a customer (idempotent on programId + externalId); DomainError when refused."""
     principal.require_authenticated()
     if sign_up.program_id is None:
-        raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+        raise DomainError("UNKNOWN_PROGRAM", "no such program", "program_id")
     principal.require_manager(sign_up.program_id)
     check_sign_up(sign_up)
     # Programs are never deleted: one known here is there to lock.
     if await runtime.graphs.program(sign_up.program_id) is None:
-        raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+        raise DomainError("UNKNOWN_PROGRAM", "no such program", "program_id")
     async with (
         runtime.pool.acquire() as conn,
         runtime.graph_writes.begin(conn, sign_up.program_id) as uow,
@@ -152,7 +152,7 @@ async def _replay(
         raise DomainError(
             "ALREADY_REGISTERED",
             f"this externalId is already registered {held}; a referrer is set once",
-            ["input", "externalId"],
+            "external_id",
         )
     links = await referral_queries.referrals_of_referees(conn, [existing.id])
     return Registration(existing, links[0] if links else None)
@@ -162,7 +162,7 @@ async def _usable_code(
     conn: Connection, program: Program, typed: str, at: datetime
 ) -> ReferralCode:
     """The code a sign-up names, if a new customer may use it now."""
-    field = ["input", "referralCode"]
+    field = "referral_code"
     found = await code_queries.find_codes(conn, code_text.normalize_typed_code(typed), lock=True)
     code = found[0] if found else None
     if code is None or code.program_id != program.id:
@@ -195,7 +195,7 @@ async def _insert(
             raise DomainError(
                 "BLOCKED_EMAIL_DOMAIN",
                 "this program takes no referred sign-ups from this e-mail domain",
-                ["input", "email"],
+                "email",
             )
         upline = [code.customer_id, *graph.ancestors(code.customer_id, SELF_REFERRAL_LEVELS)]
         if (email_key or phone_key or sign_up.device_id) and await customer_queries.contact_owners(
@@ -204,7 +204,7 @@ async def _insert(
             raise DomainError(
                 "SELF_REFERRAL",
                 "the referral code belongs to this customer or to someone above them",
-                ["input", "referralCode"],
+                "referral_code",
             )
         signals = await _fraud_signals(
             conn, program, code, email_key, phone_key, ip_key, sign_up, joined_at

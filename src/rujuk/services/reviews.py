@@ -14,8 +14,8 @@ from rujuk.errors import DomainError
 from rujuk.graph.events import CustomerErased, ReferralReviewed
 from rujuk.graph.rules import RewardChange, RewardDraft, changed, created, on_approval
 from rujuk.records import Customer, Program, Referral
-from rujuk.runtime import Runtime
 from rujuk.services import customers, webhook_events
+from rujuk.services.runtime import Runtime
 from rujuk.services.webhook_events import (
     REFERRAL_REVIEWED,
     REWARD_EARNED,
@@ -33,13 +33,11 @@ async def review_referral(
 ) -> Referral:
     """APPROVE makes a link ACTIVE; REJECT makes it REJECTED for good, reversing what is pending."""
     principal.require_authenticated()
-    unknown = DomainError("NOT_FOUND", "no such referral", ["input", "referralId"])
+    unknown = DomainError("NOT_FOUND", "no such referral", "referral_id")
     if referral_id is None:
         raise unknown
     if note is not None and len(note) > MAX_NOTE:
-        raise DomainError(
-            "INVALID_INPUT", f"note is at most {MAX_NOTE} characters", ["input", "note"]
-        )
+        raise DomainError("INVALID_INPUT", f"note is at most {MAX_NOTE} characters", "note")
     status = (
         ReferralStatus.ACTIVE if decision == ReviewDecision.APPROVE else ReferralStatus.REJECTED
     )
@@ -56,7 +54,7 @@ async def review_referral(
                 raise DomainError(
                     "INVALID_INPUT",
                     "a rejected referral is final and cannot be reviewed again",
-                    ["input", "decision"],
+                    "decision",
                 )
             # Read before the link changes: the bonuses of the rise an approval makes.
             bonuses = on_approval(uow.graph, uow.graph.book, uow.program, referral.referee_id)

@@ -9,7 +9,7 @@ from rujuk.access import Principal
 from rujuk.db import purchases as purchase_queries
 from rujuk.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from rujuk.records import Customer, Purchase, Reward
-from rujuk.runtime import Runtime
+from rujuk.services.runtime import Runtime
 
 ZERO = Decimal(0)
 

@@ -18,8 +18,8 @@ from rujuk.db import programs as program_queries
 from rujuk.db import tokens as token_queries
 from rujuk.errors import DomainError, Forbidden, Unauthenticated
 from rujuk.records import ApiToken
-from rujuk.runtime import Runtime
 from rujuk.services import customers
+from rujuk.services.runtime import Runtime
 from rujuk.vocabulary import TokenRole
 
 API_TOKEN_PREFIX = "rjk_"
@@ -80,7 +80,7 @@ async def revoke_api_token(
     principal.require_authenticated()
     if principal.role not in (Role.ADMIN, Role.PARTNER):
         raise Forbidden("this operation needs an ADMIN or PARTNER token")
-    unknown = DomainError("NOT_FOUND", "no such API token", ["input", "id"])
+    unknown = DomainError("NOT_FOUND", "no such API token", "id")
     if token_id is None:
         raise unknown
     found = await token_queries.get_api_token(runtime.pool, token_id)
@@ -98,19 +98,15 @@ async def revoke_api_token(
 
 async def _mint(runtime: Runtime, role: str, program_id: int | None, label: str) -> MintedToken:
     if not 1 <= len(label.strip()) <= 200:
-        raise DomainError("INVALID_INPUT", "label must be 1 to 200 characters", ["input", "label"])
+        raise DomainError("INVALID_INPUT", "label must be 1 to 200 characters", "label")
     if role == TokenRole.PARTNER:
         if program_id is None:
-            raise DomainError(
-                "UNKNOWN_PROGRAM", "a PARTNER token needs a programId", ["input", "programId"]
-            )
+            raise DomainError("UNKNOWN_PROGRAM", "a PARTNER token needs a programId", "program_id")
         async with runtime.pool.acquire() as conn:
             if await program_queries.get_program(conn, program_id) is None:
-                raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+                raise DomainError("UNKNOWN_PROGRAM", "no such program", "program_id")
     elif program_id is not None:
-        raise DomainError(
-            "INVALID_INPUT", "an ADMIN token covers every program", ["input", "programId"]
-        )
+        raise DomainError("INVALID_INPUT", "an ADMIN token covers every program", "program_id")
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     record = await token_queries.insert_api_token(
         runtime.pool,
@@ -132,7 +128,7 @@ async def issue_customer_token(
         raise DomainError(
             "INVALID_INPUT",
             f"ttlSeconds must be between 60 and {MAX_CUSTOMER_TOKEN_TTL}",
-            ["input", "ttlSeconds"],
+            "ttl_seconds",
         )
     customer = await customers.managed_customer(runtime, principal, customer_id)
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=ttl)

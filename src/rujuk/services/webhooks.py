@@ -14,8 +14,8 @@ from rujuk.db import webhooks as webhook_queries
 from rujuk.errors import DomainError
 from rujuk.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from rujuk.records import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from rujuk.runtime import Runtime
 from rujuk.services import webhook_events
+from rujuk.services.runtime import Runtime
 from rujuk.services.webhook_urls import UrlRefused, resolve
 from rujuk.text import is_clean_text
 
@@ -45,7 +45,7 @@ def format_secret(key: bytes) -> str:
 
 
 def _unknown_endpoint(field: str = "id") -> DomainError:
-    return DomainError("NOT_FOUND", "no such webhook endpoint", ["input", field])
+    return DomainError("NOT_FOUND", "no such webhook endpoint", field)
 
 
 async def _managed_endpoint(
@@ -68,7 +68,7 @@ async def _check_draft(runtime: Runtime, draft: EndpointDraft) -> None:
         try:
             await resolve(draft.url, runtime.settings.webhooks_allow_private)
         except UrlRefused as refused:
-            raise DomainError("INVALID_URL", str(refused), ["input", "url"]) from None
+            raise DomainError("INVALID_URL", str(refused), "url") from None
     if draft.event_types is not None:
         unknown = sorted(set(draft.event_types) - set(webhook_events.EVENT_TYPES))
         if unknown or not draft.event_types:
@@ -77,7 +77,7 @@ async def _check_draft(runtime: Runtime, draft: EndpointDraft) -> None:
                 "eventTypes must name one or more of "
                 + ", ".join(webhook_events.EVENT_TYPES)
                 + (f" (unknown: {', '.join(unknown)})" if unknown else ""),
-                ["input", "eventTypes"],
+                "event_types",
             )
     if draft.description is not None and not (
         draft.description == "" or is_clean_text(draft.description, MAX_DESCRIPTION)
@@ -85,7 +85,7 @@ async def _check_draft(runtime: Runtime, draft: EndpointDraft) -> None:
         raise DomainError(
             "INVALID_INPUT",
             f"description is at most {MAX_DESCRIPTION} characters without control characters",
-            ["input", "description"],
+            "description",
         )
 
 
@@ -96,7 +96,7 @@ async def create_endpoint(
     principal.require_authenticated()
     program = None if program_id is None else await runtime.graphs.program(program_id)
     if program is None:
-        raise DomainError("UNKNOWN_PROGRAM", "no such program", ["input", "programId"])
+        raise DomainError("UNKNOWN_PROGRAM", "no such program", "program_id")
     principal.require_manager(program.id)
     assert draft.url is not None
     assert draft.event_types is not None
@@ -107,7 +107,7 @@ async def create_endpoint(
             raise DomainError(
                 "INVALID_INPUT",
                 f"a program has at most {MAX_ENDPOINTS} webhook endpoints",
-                ["input", "programId"],
+                "program_id",
             )
         endpoint = await webhook_queries.insert_endpoint(
             conn,
@@ -191,7 +191,7 @@ async def send_test_event(
     runtime: Runtime, principal: Principal, endpoint_id: int | None
 ) -> WebhookEvent:
     """A `webhook.test` event for this endpoint only."""
-    endpoint = await _managed_endpoint(runtime, principal, endpoint_id, "endpointId")
+    endpoint = await _managed_endpoint(runtime, principal, endpoint_id, "endpoint_id")
     event = webhook_events.test_event(endpoint.id)
     async with runtime.pool.acquire() as conn:
         return await webhook_queries.insert_event_for(
@@ -210,7 +210,7 @@ async def redeliver_event(
     """Send an event again now, to one endpoint of its program or to every endpoint that
     had it, with a fresh retry window."""
     principal.require_authenticated()
-    unknown = DomainError("NOT_FOUND", "no such webhook event", ["input", "eventId"])
+    unknown = DomainError("NOT_FOUND", "no such webhook event", "event_id")
     event = None if event_id is None else await webhook_queries.get_event(runtime.pool, event_id)
     if event is None:
         raise unknown
@@ -218,7 +218,7 @@ async def redeliver_event(
     if endpoint_id is not None:
         endpoint = await webhook_queries.get_endpoint(runtime.pool, endpoint_id)
         if endpoint is None or endpoint.program_id != event.program_id:
-            raise _unknown_endpoint("endpointId")
+            raise _unknown_endpoint("endpoint_id")
         targets = [endpoint.id]
     else:
         targets = await webhook_queries.delivered_endpoints(runtime.pool, event.id)
@@ -226,7 +226,7 @@ async def redeliver_event(
             raise DomainError(
                 "INVALID_INPUT",
                 "this event was sent to no endpoint: name one with endpointId",
-                ["input", "endpointId"],
+                "endpoint_id",
             )
     async with runtime.pool.acquire() as conn:
         return await webhook_queries.redeliver(

@@ -25,11 +25,11 @@ from rujuk.records import (
     WebhookAttempt,
     WebhookEvent,
 )
-from rujuk.runtime import Runtime
 from rujuk.services import customers as customer_service
 from rujuk.services import programs as program_service
 from rujuk.services import rewards as reward_service
 from rujuk.services import webhooks as webhook_service
+from rujuk.services.runtime import Runtime
 
 
 @dataclass

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rujuk.caller_cache import CallerCache
 from rujuk.config import Settings
+from rujuk.db import server as server_queries
 from rujuk.db import tokens as token_queries
 from rujuk.db.pool import Pool, create_pool
 from rujuk.errors import ServiceUnavailable
@@ -96,7 +97,7 @@ class Runtime:
         }
 
     async def _ping(self) -> None:
-        await self.pool.fetchval("SELECT 1")
+        await server_queries.ping(self.pool)
 
     async def close(self) -> None:
         """Stop listening and close the pool."""
