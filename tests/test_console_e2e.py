@@ -25,7 +25,15 @@ REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "test-artifacts" / "console.png"
 # Monaco and a 5 MB bundle on a 2-core machine: generous, but bounded.
 TIMEOUT_MS = 60_000
-EXAMPLE_TABS = ["TopInfluencers", "Downline", "Upline", "ProgramStats", "RecordPurchase"]
+EXAMPLE_TABS = [
+    "TopInfluencers",
+    "Downline",
+    "Upline",
+    "ProgramStats",
+    "RecordPurchase",
+    "ReviewQueue",
+    "Programs",
+]
 
 
 def same_origin(url: str, origin: str) -> bool:
