@@ -33,7 +33,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from rujuk import collector, demo, metrics
+from rujuk import demo, metrics
 from rujuk.config import Settings
 from rujuk.console import ConsoleContext, console_routes, is_loopback, render_console
 from rujuk.errors import RequestError, ServiceUnavailable
@@ -340,7 +340,6 @@ def create_app(settings: Settings, database_url: str) -> RujukApp:
         )
         await runtime.webhooks.start()
         sampler = asyncio.create_task(metrics.sample_forever(runtime.pool))
-        collector.configure_for_serving()
         unobserve = metrics.observe_collections()
         try:
             yield
