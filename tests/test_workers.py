@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from rujuk.config import Settings, database_is_local, default_workers
+from rujuk.config import Settings, available_cores, database_is_local, default_workers
 
 
 def settings(database_url: str | None) -> Settings:
@@ -46,3 +47,17 @@ def test_workers_are_the_cores_postgresql_leaves(cores: int, local: bool, worker
 )
 def test_a_database_on_this_machine_is_told_from_its_url(url: str | None, local: bool) -> None:
     assert database_is_local(settings(url)) is local
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "limit"),
+    [("max 100000\n", None), ("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1)],
+)
+def test_a_containers_cpu_limit_bounds_the_cores(
+    tmp_path: Path, cpu_max: str, limit: int | None
+) -> None:
+    machine = len(os.sched_getaffinity(0))
+    (tmp_path / "cpu.max").write_text(cpu_max)
+    expected = machine if limit is None else min(machine, limit)
+    assert available_cores(tmp_path / "cpu.max") == expected
+    assert available_cores(tmp_path / "absent") == machine

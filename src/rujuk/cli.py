@@ -20,6 +20,7 @@ from rujuk.config import (
     SERVED_HOST,
     ConfigError,
     Settings,
+    available_cores,
     database_is_local,
     default_workers,
     load_settings,
@@ -225,7 +226,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from rujuk import lifecycle
 
     if args.workers is None:
-        args.workers = default_workers(os.cpu_count() or 1, database_is_local(settings))
+        args.workers = default_workers(available_cores(), database_is_local(settings))
 
     # Listening first: a port in use ends the start before it opens the database.
     sock = lifecycle.listen(args.host, args.port)

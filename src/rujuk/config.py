@@ -206,6 +206,24 @@ def database_is_local(settings: Settings) -> bool:
     return (urlsplit(settings.database_url).hostname or "") in LOCAL_HOSTS
 
 
+# cgroup v2's CPU limit of this process's group ("max 100000" when unlimited).
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def available_cores(cpu_max: Path = CPU_MAX) -> int:
+    """The cores this process may use: those it may run on, fewer when its cgroup (a
+    container's CPU limit) allows less; a machine's count would start a worker, and a copy
+    of every graph, for each core of the host."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, -(-int(quota) // int(period))))
+
+
 def default_workers(cores: int, database_local: bool) -> int:
     """`rujuk serve`'s worker count when --workers is not given: one per core, less the
     cores a PostgreSQL on the same machine uses.
