@@ -4,6 +4,11 @@ POST /purchase with {"customer_id", "order_id", "amount"}: the same group commit
 (purchases arriving while the program's ledger is busy share one transaction: lock the
 program row, look the orders up, the one-statement insert of purchases, rewards, ledger
 entries, graph events and notify, commit) with a precomputed reward and no graph.
+GET /dashboard?customer=ID: the customer dashboard of bench/dashboard.graphql (the
+customer, its codes, balance, last 10 rewards with their count, and its first 10 referees'
+names with their count) with the statements rujuk's resolvers run (rujuk/db), on one
+connection, encoded as plain JSON. rujuk takes the referees and the tier from its in-memory
+graph: here the referees are one indexed query on the links and the tier is left out.
 Configured by BENCH_DATABASE_URL and BENCH_PROGRAM_ID; served by uvicorn like rujuk.
 """
 
@@ -21,10 +26,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from rujuk.db import codes as code_queries
+from rujuk.db import customers as customer_queries
 from rujuk.db import purchases as purchase_queries
 from rujuk.db.pool import create_pool
 from rujuk.db.purchases import NewPurchase
 from rujuk.group_commit import GroupCommit
+from rujuk.ids import to_global_id
+from rujuk.services.referral_codes import is_active
+
+# The pages of bench/dashboard.graphql.
+PAGE = 10
 
 
 @contextlib.asynccontextmanager
@@ -105,7 +117,78 @@ async def purchase(request: Request) -> Response:
     )
     batches: GroupCommit[int, NewPurchase, int] = request.app.state.batches
     purchase_id = await batches.submit(request.app.state.program_id, new)
-    return JSONResponse({"purchase": purchase_id})
+    return JSONResponse({"purchase": purchase_id}, headers=_echoed(request))
+
+
+async def dashboard(request: Request) -> Response:
+    """The rows of bench/dashboard.graphql for one customer, without GraphQL or a token."""
+    customer_id = int(request.query_params["customer"])
+    async with request.app.state.pool.acquire() as conn:
+        customer = await customer_queries.get_customer(conn, customer_id)
+        if customer is None:
+            return JSONResponse(
+                {"error": "no such customer"}, status_code=404, headers=_echoed(request)
+            )
+        codes = await code_queries.codes_of(conn, [customer_id])
+        balance = await purchase_queries.balance(conn, [customer_id])
+        rewards, reward_count = await purchase_queries.rewards_of(
+            conn, customer_id, None, PAGE + 1, None
+        )
+        referees = await conn.fetch(
+            "SELECT referee_id FROM referral WHERE referrer_id = $1 ORDER BY id LIMIT $2",
+            customer_id,
+            PAGE,
+        )
+        referee_count = await conn.fetchval(
+            "SELECT count(*) FROM referral WHERE referrer_id = $1", customer_id
+        )
+        names = await customer_queries.get_customers(conn, [r["referee_id"] for r in referees])
+    pending, approved, reversed_ = balance.get(customer_id, (Decimal(0), Decimal(0), Decimal(0)))
+    return JSONResponse(
+        {
+            "id": to_global_id("Customer", customer.id),
+            "externalId": customer.external_id,
+            "displayName": customer.display_name,
+            "referralCodes": [
+                {"code": c.code, "active": is_active(c, customer.erased)} for c in codes
+            ],
+            "balance": {
+                "pending": str(pending),
+                "approved": str(approved),
+                "reversed": str(reversed_),
+            },
+            "rewards": {
+                "totalCount": reward_count,
+                "edges": [
+                    {
+                        "node": {
+                            "id": to_global_id("Reward", r.id),
+                            "kind": r.kind,
+                            "level": r.level,
+                            "amount": str(r.amount),
+                            "status": r.status,
+                            "createdAt": r.created_at.isoformat(),
+                        }
+                    }
+                    for r in rewards[:PAGE]
+                ],
+            },
+            "referrals": {
+                "totalCount": referee_count,
+                "edges": [
+                    {"node": {"id": to_global_id("Customer", c.id), "displayName": c.display_name}}
+                    for c in names
+                ],
+            },
+        },
+        headers=_echoed(request),
+    )
+
+
+def _echoed(request: Request) -> dict[str, str]:
+    """The client's X-Request-ID sent back, as rujuk does (bench/mixed.lua times by it)."""
+    request_id = request.headers.get("x-request-id")
+    return {} if request_id is None else {"X-Request-ID": request_id}
 
 
 async def healthz(_request: Request) -> Response:
@@ -114,6 +197,10 @@ async def healthz(_request: Request) -> Response:
 
 
 app = Starlette(
-    routes=[Route("/purchase", purchase, methods=["POST"]), Route("/healthz", healthz)],
+    routes=[
+        Route("/purchase", purchase, methods=["POST"]),
+        Route("/dashboard", dashboard),
+        Route("/healthz", healthz),
+    ],
     lifespan=_lifespan,
 )

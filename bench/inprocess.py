@@ -27,7 +27,13 @@ BASELINE_ROWS = """SELECT c.id, c.external_id, (extract(epoch FROM c.joined_at) 
 
 @dataclass(frozen=True, slots=True)
 class Figure:
-    """One measured figure, its same-run baseline and the issue's target (None: no target)."""
+    """One measured figure, its same-run baseline and the issue's target (None: no target).
+
+    `rule` says what the target bounds: "below" the value (a time), "ratio_at_least" the
+    ratio to the baseline (a throughput against the floor's). Figures of several runs give
+    their median as the value and every run in `runs` (and the baseline's in
+    `baseline_runs`), printed as min/median/max.
+    """
 
     name: str
     value: float
@@ -35,6 +41,9 @@ class Figure:
     baseline_name: str
     baseline: float
     target: float | None
+    rule: str = "below"
+    runs: tuple[float, ...] = ()
+    baseline_runs: tuple[float, ...] = ()
 
     @property
     def ratio(self) -> float:
@@ -46,7 +55,26 @@ class Figure:
         """PASS/FAIL against the target, or '-' without one."""
         if self.target is None:
             return "-"
+        if self.rule == "ratio_at_least":
+            return "PASS" if self.ratio >= self.target else "FAIL"
         return "PASS" if self.value < self.target else "FAIL"
+
+    @property
+    def target_text(self) -> str:
+        """The target as the table prints it."""
+        if self.target is None:
+            return "-"
+        if self.rule == "ratio_at_least":
+            return f">= {self.target:g} x"
+        return f"< {self.target:g} {self.unit}"
+
+
+def spread(values: tuple[float, ...]) -> str:
+    """min/median/max of several runs ('' for none)."""
+    if not values:
+        return ""
+    ordered = sorted(values)
+    return "/".join(f"{v:.1f}" for v in (ordered[0], statistics.median(ordered), ordered[-1]))
 
 
 async def graph_load_figures(pool: Pool) -> tuple[GraphStore, Figure]:

@@ -33,6 +33,8 @@ TIERS = (
 )
 # The tables COPY fills; their keys and indexes are dropped around the load.
 SEEDED_TABLES = ("customer", "referral_code", "referral", "purchase")
+# How many customers the mixed load's dashboards are drawn from (one token each).
+VIEWERS = 1000
 START = np.datetime64("2024-01-01T00:00:00", "s")
 
 IntArray = npt.NDArray[np.int64]
@@ -50,6 +52,8 @@ class Seeded:
     partner_token: str
     # Customers at the deepest levels, for the ancestor walks and purchases.
     deep_ids: list[int]
+    # Customers who referred someone: the dashboards of the mixed load (rewards and referees).
+    viewer_ids: list[int]
     external_ids_sample: list[str]
     seconds: float
     generate_seconds: float
@@ -294,6 +298,9 @@ async def seed(url: str, customers: int, purchases: int, seed: int = 2026) -> Se
         max_depth=int(depth.max(initial=0)),
         partner_token=token,
         deep_ids=(ids[deepest]).tolist(),
+        viewer_ids=(
+            rng.choice(referrers, size=min(VIEWERS, referrers.size), replace=False) + 1
+        ).tolist(),
         external_ids_sample=[external[i] for i in rng.integers(0, n, size=20_000).tolist()],
         seconds=time.perf_counter() - started,
         generate_seconds=generated - started,

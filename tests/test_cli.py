@@ -102,7 +102,7 @@ async def test_help_shows_defaults_and_environment_variables(tmp_path: Path) -> 
     serve = await rujuk("serve", "--help", database_url=None, tmp_path=tmp_path)
     demo = await rujuk("demo", "--help", database_url=None, tmp_path=tmp_path)
     token = await rujuk("token", "create", "--help", database_url=None, tmp_path=tmp_path)
-    for option, default in (("--host", "127.0.0.1"), ("--port", "8000"), ("--workers", "1")):
+    for option, default in (("--host", "127.0.0.1"), ("--port", "8000"), ("--workers", "auto")):
         line = " ".join(serve.out.split(option, 2)[2].split("--", 1)[0].split())
         assert f"(default: {default})" in line, (option, serve.out)
     assert "(default: 2000)" in demo.out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -237,3 +238,13 @@ def test_subscriptions_are_counted(database_url: str, tmp_path: Path) -> None:
             ws.send_json({"id": "1", "type": "complete"})
             subscriptions_become(client, base + 1)
         subscriptions_become(client, base)
+
+
+async def test_garbage_collections_are_timed_by_generation(http: httpx.AsyncClient) -> None:
+    before = await scrape(http)
+    gc.collect()  # a full collection: generation 2
+    gc.collect(0)
+    after = await scrape(http)
+    for generation in ("0", "2"):
+        assert delta(before, after, "rujuk_gc_pause_seconds_count", generation=generation) >= 1
+        assert delta(before, after, "rujuk_gc_pause_seconds_sum", generation=generation) > 0

@@ -15,7 +15,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rujuk import metrics
-from rujuk.config import EMBEDDED_WORKERS, SERVED_HOST, ConfigError, Settings, load_settings
+from rujuk.config import (
+    EMBEDDED_WORKERS,
+    SERVED_HOST,
+    ConfigError,
+    Settings,
+    available_cores,
+    database_is_local,
+    default_workers,
+    load_settings,
+)
 from rujuk.database import Database
 from rujuk.errors import DomainError, RequestError
 from rujuk.logs import configure_logging, logging_config
@@ -111,6 +120,11 @@ def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _worker_count(text: str) -> int | None:
+    """--workers: a whole number from 1, or "auto" (None: config.default_workers decides)."""
+    return None if text == "auto" else _whole_number(1)(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rujuk",
@@ -146,10 +160,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--workers",
-        type=_whole_number(1),
-        default=1,
-        help="worker processes, each holding every program's graph: one per core left over"
-        " by PostgreSQL",
+        type=_worker_count,
+        default="auto",
+        help="worker processes, each holding every program's graph (default: one per core"
+        " left over by PostgreSQL: half the cores when it runs on this machine, else all)",
     )
     serve.add_argument(
         "--seed-demo",
@@ -210,6 +224,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from rujuk import lifecycle
+
+    if args.workers is None:
+        args.workers = default_workers(available_cores(), database_is_local(settings))
 
     # Listening first: a port in use ends the start before it opens the database.
     sock = lifecycle.listen(args.host, args.port)

@@ -192,3 +192,46 @@ def _is_origin(text: str) -> bool:
         return False
     # Browsers match origins byte for byte: no path, query or fragment, nothing uppercase.
     return text == f"{parts.scheme}://{parts.netloc}".lower()
+
+
+# Host names of a PostgreSQL on this machine (an empty host is a Unix socket).
+LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
+
+
+def database_is_local(settings: Settings) -> bool:
+    """Whether PostgreSQL runs on this machine (embedded, loopback or a Unix socket), and so
+    takes its share of the cores the workers would use."""
+    if settings.embedded or settings.database_url is None:
+        return True
+    return (urlsplit(settings.database_url).hostname or "") in LOCAL_HOSTS
+
+
+# cgroup v2's CPU limit of this process's group ("max 100000" when unlimited).
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def available_cores(cpu_max: Path = CPU_MAX) -> int:
+    """The cores this process may use: those it may run on, fewer when its cgroup (a
+    container's CPU limit) allows less; a machine's count would start a worker, and a copy
+    of every graph, for each core of the host."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, -(-int(quota) // int(period))))
+
+
+def default_workers(cores: int, database_local: bool) -> int:
+    """`rujuk serve`'s worker count when --workers is not given: one per core, less the
+    cores a PostgreSQL on the same machine uses.
+
+    Measured on 2 cores (bench/README.md, "Workers"): PostgreSQL used about as much CPU
+    per purchase as the server, so it takes half the cores; a second worker then only
+    competes for the same cores, applies every graph event a second time and splits the
+    group commit's batches, and served fewer purchases than one.
+    """
+    usable = cores // 2 if database_local else cores
+    return max(1, usable)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,31 @@ _requests: dict[tuple[str, str], tuple[Any, Any]] = {}
 _errors: dict[str, Any] = {}
 _events: dict[str, Any] = {}
 _versions: dict[int, Any] = {}
+
+
+GC_PAUSES = Histogram(
+    "rujuk_gc_pause_seconds",
+    "Python garbage collections (the event loop stands still meanwhile), by generation.",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+    registry=REGISTRY,
+)
+
+
+def observe_collections() -> Callable[[], None]:
+    """Time every garbage collection of this process into GC_PAUSES (a full one can stop
+    the event loop for milliseconds: a cause of latency spikes); the undo."""
+    children = [GC_PAUSES.labels(str(generation)) for generation in range(3)]
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            children[info["generation"]].observe(time.perf_counter() - started[0])
+
+    gc.callbacks.append(callback)
+    return lambda: gc.callbacks.remove(callback)
 
 
 def record_request(operation: str, outcome: str, seconds: float) -> None:
