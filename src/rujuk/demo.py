@@ -107,7 +107,7 @@ async def seed_demo(
                 joined_at=start + step * n,
             ),
         )
-        own = await customers.load_codes(runtime, [joined.customer.id])
+        own = await customers.load_codes(runtime.pool, [joined.customer.id])
         codes.append(own[0][0].code)
         weights.append(1)
         if joined.referral is not None:

@@ -9,6 +9,10 @@ A task holds at most one pooled connection at a time. Awaiting a second one whil
 first deadlocks the pool as soon as every connection is held by a task doing the same (issue
 15: two writers catching up after their commits stopped a worker for good); the pool refuses
 it outright, so such a path fails in the tests instead of hanging in production.
+
+One request's reads share a connection (SharedConnection): a GraphQL request resolves its
+fields concurrently, and each batch loader would otherwise take a connection of its own for
+one statement (issue 19: a customer's dashboard took seven acquires for seven statements).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -57,6 +63,13 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 # Everything the driver raises when a statement or a connection fails, for the code above
 # db/ that holds a connection of its own (the LISTEN connections) and must survive it.
 DATABASE_ERROR: type[Exception] = asyncpg.PostgresError
+T = TypeVar("T")
+# A read: statements on the connection it is given, and nothing else awaited meanwhile.
+Read: TypeAlias = "Callable[[PooledConnection], Awaitable[T]]"
+SECOND_CONNECTION = (
+    "this task already holds a pooled connection: awaiting a second one can "
+    "deadlock the pool (pass the held connection instead)"
+)
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -100,6 +113,16 @@ class Pool:
         """A pooled connection for `async with` (refused to a task that holds one already)."""
         return _Acquired(self)
 
+    def refuse_second(self) -> None:
+        """Raise if the current task holds a pooled connection (see the module's text)."""
+        if asyncio.current_task() in self._holders:
+            raise RuntimeError(SECOND_CONNECTION)
+
+    async def run(self, read: Read[T]) -> T:
+        """One read on a pooled connection of its own."""
+        async with self.acquire() as conn:
+            return await read(conn)
+
     async def execute(self, query: str, *args: Any) -> str:
         async with self.acquire() as conn:
             return await conn.execute(query, *args)
@@ -142,6 +165,10 @@ class Pool:
             self._pool.terminate()
 
 
+# Where reads run: a pooled connection each, or one request's shared connection.
+Reader: TypeAlias = "Pool | SharedConnection"
+
+
 class _Acquired:
     """One pooled connection held for an `async with` block by the task that entered it."""
 
@@ -156,10 +183,7 @@ class _Acquired:
         pool = self._pool
         task = asyncio.current_task()
         if task in pool._holders:
-            raise RuntimeError(
-                "this task already holds a pooled connection: awaiting a second one can "
-                "deadlock the pool (pass the held connection instead)"
-            )
+            raise RuntimeError(SECOND_CONNECTION)
         conn: PooledConnection
         try:
             if pool._pool.get_idle_size():
@@ -208,6 +232,73 @@ class _Acquired:
         if unavailable:
             assert exc is not None
             raise ServiceUnavailable(f"the database is unavailable: {_reason(exc)}") from exc
+
+
+class SharedConnection:
+    """One request's reads, run back to back on one pooled connection.
+
+    The first read of a burst takes a connection, in a task of its own that holds it, and
+    runs there, in order, every read the request asks for until none is left waiting; then
+    the connection goes back. A burst is what a request's concurrent fields ask for at once
+    (the dashboard's codes, balance, rewards and referees: four statements, one acquire).
+    The callers hold no connection while they wait for their results, and a caller that
+    holds one is refused, as a second acquire would be: no task ever holds one connection
+    while awaiting another. A read that finds the database unavailable fails with
+    ServiceUnavailable, as do the reads queued behind it (their connection is gone).
+    """
+
+    __slots__ = ("_drain", "_pool", "_queue")
+
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+        self._queue: deque[tuple[Read[Any], asyncio.Future[Any]]] = deque()
+        self._drain: asyncio.Task[None] | None = None
+
+    async def run(self, read: Read[T]) -> T:
+        """The read's result, run on the request's shared connection."""
+        self._pool.refuse_second()
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[T] = loop.create_future()
+        self._queue.append((read, result))
+        if self._drain is None:
+            self._drain = loop.create_task(self._run_queued())
+        return await result
+
+    async def _run_queued(self) -> None:
+        current: asyncio.Future[Any] | None = None
+        try:
+            async with self._pool.acquire() as conn:
+                while self._queue:
+                    read, current = self._queue.popleft()
+                    if current.done():  # its caller is gone (cancelled)
+                        continue
+                    try:
+                        value = await read(conn)
+                    except Exception as error:
+                        if database_unavailable(error) or conn.is_closed():
+                            raise  # the connection is terminated: fail what is left
+                        if not current.done():
+                            current.set_exception(error)
+                    else:
+                        if not current.done():
+                            current.set_result(value)
+                current = None
+                # Before the release: a read asked from now on starts a burst of its own.
+                self._drain = None
+        except BaseException as error:
+            self._drain = None
+            waiting = [current] if current is not None else []
+            waiting += [f for _, f in self._queue]
+            self._queue.clear()
+            for future in waiting:
+                if future.done():
+                    continue
+                if isinstance(error, Exception):
+                    future.set_exception(error)
+                else:
+                    future.cancel()
+            if not isinstance(error, Exception):
+                raise
 
 
 def _reason(error: BaseException) -> str:

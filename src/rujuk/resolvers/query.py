@@ -46,8 +46,8 @@ class Query:
             return None
         kind, number = parsed
         if kind == "Customer":
-            customer = await customers.get_customer(ctx.runtime, ctx.principal, number)
-            return None if customer is None else Customer.of(customer)
+            customer = await customers.get_customer(ctx.db, ctx.principal, number)
+            return None if customer is None else Customer.of(ctx.known_customer(customer))
         if kind == "Program":
             program = await programs.find_program(ctx.runtime, ctx.principal, number)
             return None if program is None else Program.of(program)
@@ -105,7 +105,7 @@ class Query:
         if number is None:
             return None
         found = await customers.find_customer(ctx.runtime, ctx.principal, number, external_id)
-        return None if found is None else Customer.of(found)
+        return None if found is None else Customer.of(ctx.known_customer(found))
 
     @strawberry.field(description="Public: lets a sign-up form check a code before submitting it.")
     async def referral_code(self, info: Info, code: str) -> ReferralCode | None:
@@ -146,8 +146,8 @@ class Query:
         principal.require_authenticated()
         if principal.role is not Role.CUSTOMER or principal.customer_id is None:
             return None
-        found = await customers.get_customer(info.context.runtime, principal, principal.customer_id)
-        return None if found is None else Customer.of(found)
+        found = await customers.get_customer(info.context.db, principal, principal.customer_id)
+        return None if found is None else Customer.of(info.context.known_customer(found))
 
     @strawberry.field(
         description="ADMIN: every API token; PARTNER: its program's. Never the token or its hash."

@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from rujuk.access import Principal, Role
+from rujuk.db.pool import SharedConnection
 from rujuk.errors import RequestError
 from rujuk.observe import Exchange
 from rujuk.persisted_queries import PersistedQueries
@@ -50,21 +51,27 @@ class Context:
     # The HTTP request as the metrics and the log see it (None over WebSocket).
     exchange: Exchange | None = None
 
+    @cached_property
+    def db(self) -> SharedConnection:
+        """Where this request's reads run: back to back on one pooled connection at a time,
+        however many of its fields read at once."""
+        return SharedConnection(self.runtime.pool)
+
     # Batch loaders, made on first use: most requests need one or none of them.
     @cached_property
     def customers(self) -> DataLoader[int, Customer | None]:
         """Customers by id."""
-        return DataLoader(load_fn=partial(customer_service.load_customers, self.runtime))
+        return DataLoader(load_fn=partial(customer_service.load_customers, self.db))
 
     @cached_property
     def referrals(self) -> DataLoader[int, Referral | None]:
         """Each customer's link to its referrer, by referee id."""
-        return DataLoader(load_fn=partial(customer_service.load_referrals, self.runtime))
+        return DataLoader(load_fn=partial(customer_service.load_referrals, self.db))
 
     @cached_property
     def codes(self) -> DataLoader[int, list[ReferralCode]]:
         """Each customer's referral codes, by customer id."""
-        return DataLoader(load_fn=partial(customer_service.load_codes, self.runtime))
+        return DataLoader(load_fn=partial(customer_service.load_codes, self.db))
 
     @cached_property
     def programs(self) -> DataLoader[int, Program | None]:
@@ -74,17 +81,17 @@ class Context:
     @cached_property
     def purchases(self) -> DataLoader[int, Purchase | None]:
         """Purchases by id."""
-        return DataLoader(load_fn=partial(reward_service.load_purchases, self.runtime))
+        return DataLoader(load_fn=partial(reward_service.load_purchases, self.db))
 
     @cached_property
     def purchase_rewards(self) -> DataLoader[int, list[Reward]]:
         """Each purchase's rewards, by purchase id."""
-        return DataLoader(load_fn=partial(reward_service.load_purchase_rewards, self.runtime))
+        return DataLoader(load_fn=partial(reward_service.load_purchase_rewards, self.db))
 
     @cached_property
     def balances(self) -> DataLoader[int, reward_service.Balance]:
         """Each customer's balance, by customer id."""
-        return DataLoader(load_fn=partial(reward_service.balances, self.runtime))
+        return DataLoader(load_fn=partial(reward_service.balances, self.db))
 
     @cached_property
     def webhook_events(self) -> DataLoader[int, WebhookEvent | None]:
@@ -95,6 +102,12 @@ class Context:
     def webhook_attempts(self) -> DataLoader[int, list[WebhookAttempt]]:
         """Each webhook delivery's latest attempts, by delivery id."""
         return DataLoader(load_fn=partial(webhook_service.load_attempts, self.runtime))
+
+    def known_customer(self, customer: Customer) -> Customer:
+        """A customer this request has read: loading it again (a code's owner, say) runs no
+        statement."""
+        self.customers.prime(customer.id, customer)
+        return customer
 
     @property
     def rate_key(self) -> str:

@@ -614,7 +614,7 @@ class Customer(Node):
         after: str | None = None,
     ) -> RewardConnection:
         page = await reward_service.customer_rewards(
-            info.context.runtime,
+            info.context.db,
             info.context.principal,
             self.record,
             None if status is None else status.value,

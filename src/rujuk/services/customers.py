@@ -9,6 +9,7 @@ from rujuk.access import Principal, Role
 from rujuk.db import codes as code_queries
 from rujuk.db import customers as customer_queries
 from rujuk.db import referrals as referral_queries
+from rujuk.db.pool import Reader
 from rujuk.errors import DomainError, Forbidden, RequestError
 from rujuk.graph import DownlineEntry
 from rujuk.graph.tiers import tier_of
@@ -76,36 +77,32 @@ async def managed_customer(
     return customer
 
 
-async def get_customer(runtime: Runtime, principal: Principal, customer_id: int) -> Customer | None:
+async def get_customer(db: Reader, principal: Principal, customer_id: int) -> Customer | None:
     """A customer by id, if the caller may see more of it than its display name."""
     principal.require_authenticated()
-    async with runtime.pool.acquire() as conn:
-        customer = await customer_queries.get_customer(conn, customer_id)
+    customer = await db.run(lambda conn: customer_queries.get_customer(conn, customer_id))
     if customer is not None:
         principal.require_details(customer.program_id, customer.id)
     return customer
 
 
-async def load_customers(runtime: Runtime, customer_ids: list[int]) -> list[Customer | None]:
+async def load_customers(db: Reader, customer_ids: list[int]) -> list[Customer | None]:
     """Customers by id in the order asked (for batch loading; no rights are checked here)."""
-    async with runtime.pool.acquire() as conn:
-        found = {c.id: c for c in await customer_queries.get_customers(conn, customer_ids)}
+    rows = await db.run(lambda conn: customer_queries.get_customers(conn, customer_ids))
+    found = {c.id: c for c in rows}
     return [found.get(i) for i in customer_ids]
 
 
-async def load_referrals(runtime: Runtime, referee_ids: list[int]) -> list[Referral | None]:
+async def load_referrals(db: Reader, referee_ids: list[int]) -> list[Referral | None]:
     """Each referee's link (None for roots), in the order asked."""
-    async with runtime.pool.acquire() as conn:
-        found = {
-            r.referee_id: r for r in await referral_queries.referrals_of_referees(conn, referee_ids)
-        }
+    rows = await db.run(lambda conn: referral_queries.referrals_of_referees(conn, referee_ids))
+    found = {r.referee_id: r for r in rows}
     return [found.get(i) for i in referee_ids]
 
 
-async def load_codes(runtime: Runtime, customer_ids: list[int]) -> list[list[ReferralCode]]:
+async def load_codes(db: Reader, customer_ids: list[int]) -> list[list[ReferralCode]]:
     """Each customer's codes, oldest first, in the order asked."""
-    async with runtime.pool.acquire() as conn:
-        codes = await code_queries.codes_of(conn, customer_ids)
+    codes = await db.run(lambda conn: code_queries.codes_of(conn, customer_ids))
     by_owner: dict[int, list[ReferralCode]] = {i: [] for i in customer_ids}
     for code in codes:
         by_owner[code.customer_id].append(code)

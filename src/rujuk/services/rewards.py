@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from rujuk.access import Principal
 from rujuk.db import purchases as purchase_queries
+from rujuk.db.pool import Reader
 from rujuk.pagination import Page, check_page_size, decode_cursor, encode_cursor
 from rujuk.records import Customer, Purchase, Reward
 from rujuk.services.runtime import Runtime
@@ -24,7 +25,7 @@ class Balance:
 
 
 async def customer_rewards(
-    runtime: Runtime,
+    db: Reader,
     principal: Principal,
     customer: Customer,
     status: str | None,
@@ -35,8 +36,8 @@ async def customer_rewards(
     principal.require_details(customer.program_id, customer.id)
     check_page_size(first)
     before = None if after is None else decode_cursor(after)
-    rewards, total = await purchase_queries.rewards_of(
-        runtime.pool, customer.id, status, first + 1, before
+    rewards, total = await db.run(
+        lambda conn: purchase_queries.rewards_of(conn, customer.id, status, first + 1, before)
     )
     return Page(
         items=[(encode_cursor(r.id), r) for r in rewards[:first]],
@@ -45,9 +46,9 @@ async def customer_rewards(
     )
 
 
-async def balances(runtime: Runtime, customer_ids: list[int]) -> list[Balance]:
+async def balances(db: Reader, customer_ids: list[int]) -> list[Balance]:
     """Each customer's balance, in the order asked (for batch loading; no rights checked here)."""
-    found = await purchase_queries.balance(runtime.pool, customer_ids)
+    found = await db.run(lambda conn: purchase_queries.balance(conn, customer_ids))
     return [Balance(*found.get(i, (ZERO, ZERO, ZERO))) for i in customer_ids]
 
 
@@ -68,15 +69,16 @@ def check_purchase_visible(principal: Principal, purchase: Purchase, via_reward:
     principal.require_details(purchase.program_id, purchase.customer_id)
 
 
-async def load_purchases(runtime: Runtime, purchase_ids: list[int]) -> list[Purchase | None]:
+async def load_purchases(db: Reader, purchase_ids: list[int]) -> list[Purchase | None]:
     """Purchases by id in the order asked (for batch loading)."""
-    found = {p.id: p for p in await purchase_queries.get_purchases(runtime.pool, purchase_ids)}
+    rows = await db.run(lambda conn: purchase_queries.get_purchases(conn, purchase_ids))
+    found = {p.id: p for p in rows}
     return [found.get(i) for i in purchase_ids]
 
 
-async def load_purchase_rewards(runtime: Runtime, purchase_ids: list[int]) -> list[list[Reward]]:
+async def load_purchase_rewards(db: Reader, purchase_ids: list[int]) -> list[list[Reward]]:
     """Each purchase's rewards (commissions shallowest first, then welcome), in the order asked."""
-    rewards = await purchase_queries.purchase_rewards(runtime.pool, purchase_ids)
+    rewards = await db.run(lambda conn: purchase_queries.purchase_rewards(conn, purchase_ids))
     by_purchase: dict[int, list[Reward]] = {i: [] for i in purchase_ids}
     for reward in rewards:
         by_purchase[reward.purchase_id].append(reward)
