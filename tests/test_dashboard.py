@@ -3,10 +3,20 @@ rules as a shop's customers would run it: with their own CUSTOMER token."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
+import rujuk.db.pool as pool_module
+import rujuk.graph.replicator as replicator
+from rujuk.app import create_app
 from rujuk.config import load_settings
+from rujuk.services.runtime import Runtime
+from tests.conftest import app_settings
 from tests.fixtures import chain, create_program
 from tests.graphql_client import GraphQLClient
 from tests.ledger import paid
@@ -20,6 +30,54 @@ SOMEONE_ELSES = (
 ISSUE = "mutation($id: ID!) { issueCustomerToken(input: {customerId: $id}) { token } }"
 # A dashboard refreshed once a second for a minute stays within a caller's rate limit.
 REFRESHES_PER_MINUTE = 60
+
+
+@dataclass
+class Counted:
+    """The app over HTTP, with every statement its pooled connections run and its acquires."""
+
+    gql: GraphQLClient
+    runtime: Runtime
+    statements: list[str] = field(default_factory=list)
+    acquires: int = 0
+
+    def reset(self) -> None:
+        self.statements.clear()
+        self.acquires = 0
+
+
+@pytest.fixture
+async def counted(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Counted]:
+    log: list[str] = []
+    init = pool_module.init_connection
+
+    async def logging_init(conn: Any) -> None:
+        await init(conn)
+        conn.add_query_logger(lambda record: log.append(record.query))
+
+    # Before the app starts: every connection its pool opens logs its statements, and the
+    # replicator's check of the graphs' versions (a statement every 5 s) waits an hour.
+    monkeypatch.setattr(pool_module, "init_connection", logging_init)
+    monkeypatch.setattr(replicator, "LISTENER_CHECK_INTERVAL", 3600.0)
+    application = create_app(app_settings(tmp_path), database_url)
+    async with application.router.lifespan_context(application):
+        runtime: Runtime = application.state.runtime
+        # The webhook dispatcher polls the pool twice a second: stopped, as no test here
+        # delivers webhooks (the lifespan's own close does nothing more).
+        await runtime.webhooks.close()
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://rujuk.test") as http:
+            found = Counted(GraphQLClient(http), runtime, log)
+            acquire = runtime.pool.acquire
+
+            def counting_acquire() -> Any:
+                found.acquires += 1
+                return acquire()
+
+            monkeypatch.setattr(runtime.pool, "acquire", counting_acquire)
+            yield found
 
 
 async def customer_token(gql: GraphQLClient, customer_id: str) -> str:
@@ -93,3 +151,23 @@ async def test_dashboard_needs_a_customer_token(gql: GraphQLClient) -> None:
     assert await gql.as_token(None).error_code(DASHBOARD) == "UNAUTHENTICATED"
     # Other roles have no viewer: the query answers null, not someone's data.
     assert (await gql.data(DASHBOARD)) == {"viewer": None}
+
+
+async def test_a_dashboard_runs_five_statements_on_two_pool_acquires(counted: Counted) -> None:
+    """The viewer's row, then at once its codes, balance, page of rewards with their count
+    and its referees' names: one statement each, on one shared connection. The code's owner
+    is the viewer, already read; the tier and the referees come from the graph."""
+    _, me = await _world(counted.gql)
+    # Connections opened and their types looked up, the token's customer checked (cached).
+    for _ in range(3):
+        assert "errors" not in await me.post(DASHBOARD)
+    counted.reset()
+    body = await me.post(DASHBOARD)
+    assert "errors" not in body, body["errors"]
+    assert body["data"]["viewer"]["referrals"]["totalCount"] == 1
+    assert (len(counted.statements), counted.acquires) == (5, 2), counted.statements
+    # A token not seen for a while is looked up again: one statement on an acquire of its own.
+    counted.runtime.callers.clear()
+    counted.reset()
+    assert "errors" not in await me.post(DASHBOARD)
+    assert (len(counted.statements), counted.acquires) == (6, 3), counted.statements

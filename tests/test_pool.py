@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from rujuk.app import create_app
 from rujuk.config import Settings
-from rujuk.db.pool import Pool, create_pool
+from rujuk.db.pool import Pool, PooledConnection, SharedConnection, create_pool
 from rujuk.errors import ServiceUnavailable
 from tests.graphql_client import ADMIN_TOKEN
 
@@ -63,6 +65,98 @@ async def test_a_statement_past_its_timeout_is_unavailability(one_connection: Po
         await one_connection.execute("SELECT pg_sleep(5)")
     assert time.perf_counter() - started < 2
     assert await one_connection.fetchval("SELECT 1") == 1
+
+
+async def test_a_requests_concurrent_reads_share_one_acquire(database_url: str) -> None:
+    pool = await create_pool(database_url, min_size=1, max_size=5)
+    acquires = 0
+    acquire = pool.acquire
+
+    def counted() -> Any:
+        nonlocal acquires
+        acquires += 1
+        return acquire()
+
+    pool.acquire = counted  # type: ignore[method-assign]
+    shared = SharedConnection(pool)
+    order: list[int] = []
+
+    def read(value: int) -> Callable[[PooledConnection], Awaitable[int]]:
+        async def run(conn: PooledConnection) -> int:
+            order.append(value)
+            found: int = await conn.fetchval("SELECT $1::int", value)
+            return found
+
+        return run
+
+    try:
+        # Each read in a task of its own, as a request's fields and loaders are.
+        tasks = [asyncio.create_task(shared.run(read(k))) for k in range(5)]
+        assert await asyncio.gather(*tasks) == [0, 1, 2, 3, 4]
+        assert (acquires, order) == (1, [0, 1, 2, 3, 4])
+        # The connection went back after the burst: a later read takes one again.
+        assert await shared.run(read(7)) == 7
+        assert acquires == 2
+        # Given back by the burst's task just after the last read's answer.
+        async with asyncio.timeout(1):
+            while pool.get_idle_size() < pool.get_size():
+                await asyncio.sleep(0.01)
+    finally:
+        await pool.close()
+
+
+async def test_a_failing_shared_read_fails_alone(one_connection: Pool) -> None:
+    shared = SharedConnection(one_connection)
+
+    async def bad(conn: PooledConnection) -> int:
+        found: int = await conn.fetchval("SELECT 1 / 0")
+        return found
+
+    async def good(conn: PooledConnection) -> int:
+        found: int = await conn.fetchval("SELECT 2")
+        return found
+
+    results = await asyncio.gather(
+        asyncio.create_task(shared.run(good)),
+        asyncio.create_task(shared.run(bad)),
+        asyncio.create_task(shared.run(good)),
+        return_exceptions=True,
+    )
+    assert results[0] == results[2] == 2
+    assert isinstance(results[1], asyncpg.DivisionByZeroError)
+
+
+async def test_shared_reads_queued_behind_an_unavailable_database_fail_as_such(
+    one_connection: Pool,
+) -> None:
+    shared = SharedConnection(one_connection)
+
+    async def slow(conn: PooledConnection) -> None:
+        await conn.execute("SELECT pg_sleep(5)")  # past the pool's 0.5 s statement timeout
+
+    async def quick(conn: PooledConnection) -> int:
+        found: int = await conn.fetchval("SELECT 1")
+        return found
+
+    results = await asyncio.gather(
+        asyncio.create_task(shared.run(slow)),
+        asyncio.create_task(shared.run(quick)),
+        return_exceptions=True,
+    )
+    assert [type(r) for r in results] == [ServiceUnavailable, ServiceUnavailable]
+    assert await shared.run(quick) == 1
+
+
+async def test_a_task_holding_a_connection_is_refused_a_shared_read(one_connection: Pool) -> None:
+    shared = SharedConnection(one_connection)
+
+    async def read(conn: PooledConnection) -> int:
+        found: int = await conn.fetchval("SELECT 1")
+        return found
+
+    async with one_connection.acquire():
+        with pytest.raises(RuntimeError, match="already holds a pooled connection"):
+            await shared.run(read)
 
 
 async def test_an_exhausted_pool_answers_http_503_with_retry_after(
