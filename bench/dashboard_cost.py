@@ -222,7 +222,11 @@ async def _run(args: argparse.Namespace) -> None:
         url = await fresh_database(server)
         try:
             lines = await measure(
-                url, args.requests, args.concurrency, args.profile or args.dump is not None, args.dump
+                url,
+                args.requests,
+                args.concurrency,
+                args.profile or args.dump is not None,
+                args.dump,
             )
         finally:
             await drop_database(server, url)

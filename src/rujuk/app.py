@@ -51,7 +51,7 @@ from rujuk.schema.context import Context
 from rujuk.schema.errors import NOT_SUPPORTED, SUBSCRIPTIONS_OVER_WEBSOCKET
 from rujuk.schema.operation import execute_operation, operation_type
 from rujuk.services.runtime import Runtime
-from rujuk.services.tokens import development_token, principal_for
+from rujuk.services.tokens import caller_for, development_token, principal_for
 
 logger = logging.getLogger(__name__)
 
@@ -268,11 +268,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         runtime: Runtime = request.app.state.runtime
         exchange = exchange_of(request.scope)
+        customer = None
         try:
-            caller: Any = await principal_for(runtime, request.headers.get("authorization"))
+            found = await caller_for(runtime, request.headers.get("authorization"))
+            caller: Any = found.principal
+            customer = found.customer
         except RequestError as error:
             caller = error
-        return Context(
+        context = Context(
             runtime=runtime,
             request=request,
             caller=caller,
@@ -282,6 +285,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             persisted=self.persisted,
             exchange=exchange,
         )
+        if customer is not None:
+            # Read by the token's check a moment ago: the viewer needs no statement of its own.
+            context.known_customer(customer)
+        return context
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         processed = process_result(result)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 
 from rujuk import ids
-from rujuk.access import Role
 from rujuk.schema.enums import Channel, InfluenceMetric
 from rujuk.schema.types import (
     ApiToken,
@@ -142,12 +141,8 @@ class Query:
 
     @strawberry.field(description="The customer behind a CUSTOMER token; null for other tokens.")
     async def viewer(self, info: Info) -> Customer | None:
-        principal = info.context.principal
-        principal.require_authenticated()
-        if principal.role is not Role.CUSTOMER or principal.customer_id is None:
-            return None
-        found = await customers.get_customer(info.context.db, principal, principal.customer_id)
-        return None if found is None else Customer.of(info.context.known_customer(found))
+        found = await customers.viewer(info.context.principal, info.context.customers.load)
+        return None if found is None else Customer.of(found)
 
     @strawberry.field(
         description="ADMIN: every API token; PARTNER: its program's. Never the token or its hash."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -81,6 +82,20 @@ async def get_customer(db: Reader, principal: Principal, customer_id: int) -> Cu
     """A customer by id, if the caller may see more of it than its display name."""
     principal.require_authenticated()
     customer = await db.run(lambda conn: customer_queries.get_customer(conn, customer_id))
+    if customer is not None:
+        principal.require_details(customer.program_id, customer.id)
+    return customer
+
+
+async def viewer(
+    principal: Principal, load: Callable[[int], Awaitable[Customer | None]]
+) -> Customer | None:
+    """A CUSTOMER token's own customer (None for other roles), read by `load`: the request's
+    batch loader, which the token's check may have given it already."""
+    principal.require_authenticated()
+    if principal.role is not Role.CUSTOMER or principal.customer_id is None:
+        return None
+    customer = await load(principal.customer_id)
     if customer is not None:
         principal.require_details(customer.program_id, customer.id)
     return customer

@@ -17,7 +17,7 @@ from rujuk.db import customers as customer_queries
 from rujuk.db import programs as program_queries
 from rujuk.db import tokens as token_queries
 from rujuk.errors import DomainError, Forbidden, Unauthenticated
-from rujuk.records import ApiToken
+from rujuk.records import ApiToken, Customer
 from rujuk.services import customers
 from rujuk.services.runtime import Runtime
 from rujuk.vocabulary import TokenRole
@@ -137,24 +137,41 @@ async def issue_customer_token(
     return CustomerToken(CUSTOMER_TOKEN_PREFIX + body + "." + _sign(runtime, body), expires_at)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is behind a request's token, and the customer its check has just read: a
+    CUSTOMER token's own customer when the cache of callers did not answer (else None),
+    which the request need not read again."""
+
+    principal: Principal
+    customer: Customer | None = None
+
+
 async def principal_for(runtime: Runtime, authorization: str | None) -> Principal:
     """The caller behind an Authorization header; raise Unauthenticated for a bad token."""
+    return (await caller_for(runtime, authorization)).principal
+
+
+async def caller_for(runtime: Runtime, authorization: str | None) -> Caller:
+    """The caller behind an Authorization header, with the customer its check read;
+    raise Unauthenticated for a bad token."""
     if authorization is None or not authorization.strip():
-        return ANONYMOUS
+        return Caller(ANONYMOUS)
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthenticated("the Authorization header must be `Bearer <token>`")
     admin = runtime.settings.admin_token
     if admin is not None and hmac.compare_digest(token_hash(token), token_hash(admin)):
-        return Principal(Role.ADMIN)
+        return Caller(Principal(Role.ADMIN))
     key = token_hash(token)
     known = runtime.callers.get(key)
     if known is not None:
-        return known
+        return Caller(known)
     expires_at: float | None = None
+    customer: Customer | None = None
     if token.startswith(CUSTOMER_TOKEN_PREFIX):
-        principal, expires_at = await _customer_principal(
+        principal, expires_at, customer = await _customer_principal(
             runtime, token.removeprefix(CUSTOMER_TOKEN_PREFIX)
         )
     else:
@@ -163,10 +180,10 @@ async def principal_for(runtime: Runtime, authorization: str | None) -> Principa
             raise Unauthenticated("unknown or revoked token")
         principal = Principal(Role(stored.role), program_id=stored.program_id, token_id=stored.id)
     runtime.callers.put(key, principal, expires_at)
-    return principal
+    return Caller(principal, customer)
 
 
-async def _customer_principal(runtime: Runtime, signed: str) -> tuple[Principal, float]:
+async def _customer_principal(runtime: Runtime, signed: str) -> tuple[Principal, float, Customer]:
     body, _, signature = signed.partition(".")
     # Compared as bytes: a header may carry non-ASCII text, which compare_digest refuses as str.
     if not hmac.compare_digest(_sign(runtime, body).encode(), signature.encode()):
@@ -184,7 +201,7 @@ async def _customer_principal(runtime: Runtime, signed: str) -> tuple[Principal,
     if customer is None or customer.erased:
         raise Unauthenticated("this customer token no longer works")
     customer_principal = Principal(Role.CUSTOMER, program_id=claims["p"], customer_id=claims["c"])
-    return customer_principal, float(claims["e"])
+    return customer_principal, float(claims["e"]), customer
 
 
 def _sign(runtime: Runtime, body: str) -> str:
