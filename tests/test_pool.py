@@ -147,6 +147,28 @@ async def test_shared_reads_queued_behind_an_unavailable_database_fail_as_such(
     assert await shared.run(quick) == 1
 
 
+async def test_a_cancelled_shared_read_leaves_the_others_their_answers(
+    one_connection: Pool,
+) -> None:
+    shared = SharedConnection(one_connection)
+
+    def read(value: int) -> Callable[[PooledConnection], Awaitable[int]]:
+        async def run(conn: PooledConnection) -> int:
+            found: int = await conn.fetchval("SELECT $1::int FROM pg_sleep(0.05)", value)
+            return found
+
+        return run
+
+    tasks = [asyncio.create_task(shared.run(read(k))) for k in range(3)]
+    await asyncio.sleep(0.01)  # the first read runs, the others wait behind it
+    tasks[1].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert results[0] == 0
+    assert isinstance(results[1], asyncio.CancelledError)
+    assert results[2] == 2
+    assert await shared.run(read(3)) == 3
+
+
 async def test_a_task_holding_a_connection_is_refused_a_shared_read(one_connection: Pool) -> None:
     shared = SharedConnection(one_connection)
 

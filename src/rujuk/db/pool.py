@@ -63,6 +63,8 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 # Everything the driver raises when a statement or a connection fails, for the code above
 # db/ that holds a connection of its own (the LISTEN connections) and must survive it.
 DATABASE_ERROR: type[Exception] = asyncpg.PostgresError
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
+
 T = TypeVar("T")
 # A read: statements on the connection it is given, and nothing else awaited meanwhile.
 Read: TypeAlias = "Callable[[PooledConnection], Awaitable[T]]"
@@ -70,7 +72,6 @@ SECOND_CONNECTION = (
     "this task already holds a pooled connection: awaiting a second one can "
     "deadlock the pool (pass the held connection instead)"
 )
-DRIVER_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def database_unavailable(error: BaseException) -> bool:
@@ -247,12 +248,15 @@ class SharedConnection:
     ServiceUnavailable, as do the reads queued behind it (their connection is gone).
     """
 
-    __slots__ = ("_drain", "_pool", "_queue")
+    __slots__ = ("_bursts", "_pool", "_queue", "_taking")
 
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
         self._queue: deque[tuple[Read[Any], asyncio.Future[Any]]] = deque()
-        self._drain: asyncio.Task[None] | None = None
+        # Whether a burst takes reads now; its task is kept until it ends (the loop keeps
+        # only weak references to tasks).
+        self._taking = False
+        self._bursts: set[asyncio.Task[None]] = set()
 
     async def run(self, read: Read[T]) -> T:
         """The read's result, run on the request's shared connection."""
@@ -260,8 +264,11 @@ class SharedConnection:
         loop = asyncio.get_running_loop()
         result: asyncio.Future[T] = loop.create_future()
         self._queue.append((read, result))
-        if self._drain is None:
-            self._drain = loop.create_task(self._run_queued())
+        if not self._taking:
+            self._taking = True
+            burst = loop.create_task(self._run_queued())
+            self._bursts.add(burst)
+            burst.add_done_callback(self._bursts.discard)
         return await result
 
     async def _run_queued(self) -> None:
@@ -284,9 +291,9 @@ class SharedConnection:
                             current.set_result(value)
                 current = None
                 # Before the release: a read asked from now on starts a burst of its own.
-                self._drain = None
+                self._taking = False
         except BaseException as error:
-            self._drain = None
+            self._taking = False
             waiting = [current] if current is not None else []
             waiting += [f for _, f in self._queue]
             self._queue.clear()
