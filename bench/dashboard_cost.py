@@ -4,7 +4,8 @@ costs the server, measured in process: SQL statements, pool acquires, CPU and it
 The app runs in this process on its own embedded PostgreSQL (or RUJUK_BENCH_DATABASE_URL),
 behind httpx's ASGI transport, with a small world made through GraphQL: a viewer with a
 referrer, 12 referees and 12 rewards (each of the dashboard's pages is full). Every pooled
-connection logs its statements (asyncpg's query logger) and the pool counts its acquires.
+connection logs its statements (asyncpg's query logger) and the pool counts its acquires;
+the background work that uses the pool (webhook polls, the graphs' version check) is off.
 Counted per dashboard, the token's lookup once with the caller cache cold and once warm;
 CPU per dashboard (this process: the server's work plus httpx's, which `{ __typename }`
 with the same token measures alone) over --requests dashboards, --concurrency at a time;
@@ -28,6 +29,7 @@ from typing import Any
 import httpx
 
 import rujuk.db.pool as pool_module
+import rujuk.graph.replicator as replicator
 from bench.database import bench_server, fresh_database
 from bench.profile import PARTS
 from rujuk.app import create_app
@@ -149,6 +151,9 @@ async def measure(
         conn.add_query_logger(lambda record: statements.append(record.query))
 
     pool_module.init_connection = logging_init
+    # Nothing else on the pool meanwhile: the replicator's check of the graphs' versions
+    # (every 5 s) waits an hour, and the webhook dispatcher (polls) is stopped below.
+    replicator.LISTENER_CHECK_INTERVAL = 3600.0
     out: list[str] = []
     with tempfile.TemporaryDirectory(prefix="rujuk-dashboard-") as folder:
         settings = Settings(
@@ -161,6 +166,7 @@ async def measure(
         app = create_app(settings, url)
         async with app.router.lifespan_context(app):
             runtime = app.state.runtime
+            await runtime.webhooks.close()
             acquires = [0]
             acquire = runtime.pool.acquire
 
@@ -210,7 +216,11 @@ async def measure(
                     if dump is not None:
                         profiler.dump_stats(dump)
                     parts, total = _parts(profiler)
-                    out.append(f"cProfile, own time of {requests} dashboards: {total:.2f} s")
+                    calls = pstats.Stats(profiler).total_calls  # type: ignore[attr-defined]
+                    out.append(
+                        f"cProfile, own time of {requests} dashboards: {total:.2f} s (wall), "
+                        f"{calls / requests:.0f} Python function calls per dashboard"
+                    )
                     out.extend(
                         f"  {100 * t / total:5.1f} %  {name}" for name, t in parts.most_common()
                     )
