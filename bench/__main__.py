@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import platform
 import resource
 import shutil
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import inprocess, servers
+from bench import inprocess, rules, servers
 from bench.database import bench_server, fresh_database
 from bench.inprocess import Figure, spread
 from bench.seed import Seeded, seed
@@ -79,6 +80,18 @@ async def _in_process(url: str, seeded: Seeded, out: list[str]) -> list[Figure]:
     return [load, walk, ranking, stats]
 
 
+async def _graph_load(url: str) -> Figure:
+    """The graph's load in process alone (the start-up figures' baseline)."""
+    pool = await create_pool(url, statement_timeout=30.0)
+    try:
+        store, load = await inprocess.graph_load_figures(pool)
+        del store
+        gc.collect()
+    finally:
+        await pool.close()
+    return load
+
+
 @dataclass(frozen=True, slots=True)
 class Loads:
     """How long and how often each load is measured, and what it is sent to."""
@@ -106,8 +119,7 @@ def _measure(
     out: list[str],
     **extra: Any,
 ) -> Runs:
-    """A warm-up, then `runs` measured windows of the same load; each run's summary, with
-    what PostgreSQL checkpointed and the server collected meanwhile (see bench/README.md)."""
+    """A warm-up, then `runs` measured windows of the same load; each run's summary."""
     servers.load(
         kind,
         port,
@@ -121,31 +133,49 @@ def _measure(
     )
     results: Runs = []
     for k in range(loads.runs):
-        before = servers.activity(loads.url, port, server.pid)
-        client = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result = servers.load(
-            kind,
-            port,
-            path,
-            loads.externals,
-            f"{run}-{k}",
-            program=loads.program,
-            token=loads.token,
-            duration=loads.duration,
-            **extra,
+        results.append(
+            _window(
+                loads, kind, server, port, path, f"{run}-{k}", f"{run} run {k + 1}", out, **extra
+            )
         )
-        used = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result.update(
-            servers.activity_between(before, servers.activity(loads.url, port, server.pid))
-        )
-        result["client_cpu_s"] = (used.ru_utime + used.ru_stime) - (
-            client.ru_utime + client.ru_stime
-        )
-        result.update(servers.per_request(result))
-        out.append(f"{run} run {k + 1}: {_summary(result)}")
-        print(out[-1], flush=True)
-        results.append(result)
     return results
+
+
+def _window(
+    loads: Loads,
+    kind: str,
+    server: subprocess.Popen[bytes],
+    port: int,
+    path: str,
+    run: str,
+    label: str,
+    out: list[str],
+    **extra: Any,
+) -> dict[str, float]:
+    """One measured window of a load (its orderIds start with `run`), with what PostgreSQL
+    checkpointed and the server collected meanwhile (see bench/README.md)."""
+    before = servers.activity(loads.url, port, server.pid)
+    client = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = servers.load(
+        kind,
+        port,
+        path,
+        loads.externals,
+        run,
+        program=loads.program,
+        token=loads.token,
+        duration=loads.duration,
+        **extra,
+    )
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result.update(servers.activity_between(before, servers.activity(loads.url, port, server.pid)))
+    result["client_cpu_s"] = (used.ru_utime + used.ru_stime) - (client.ru_utime + client.ru_stime)
+    result.update(servers.per_request(result))
+    # The machine is shared: its load over the last minute, beside each window's figures.
+    result["load_avg_1m"] = os.getloadavg()[0]
+    out.append(f"{label}: {_summary(result)}")
+    print(out[-1], flush=True)
+    return result
 
 
 def _summary(result: dict[str, float]) -> str:
@@ -161,6 +191,19 @@ def _median(runs: Runs, key: str) -> float:
 
 def _values(runs: Runs, key: str) -> tuple[float, ...]:
     return tuple(r[key] for r in runs)
+
+
+def _server_env(url: str, seeded: Seeded) -> dict[str, str]:
+    """The environment of the servers the bench starts (rujuk and the floor app)."""
+    return {
+        "DATABASE_URL": url,
+        "BENCH_DATABASE_URL": url,
+        "BENCH_PROGRAM_ID": str(seeded.program_id),
+        "RUJUK_LOG_LEVEL": "WARNING",
+        # One partner sends every purchase of the shop: at 2,000/s its cost per minute is over
+        # the default bucket. The check still runs on every request; it never refuses here.
+        "RUJUK_RATE_LIMIT_COST_PER_MINUTE": str(10**9),
+    }
 
 
 def _http(
@@ -180,15 +223,9 @@ def _http(
         url=url,
         logs=logs,
     )
-    env = {
-        "DATABASE_URL": url,
-        "BENCH_DATABASE_URL": url,
-        "BENCH_PROGRAM_ID": str(seeded.program_id),
-        "RUJUK_LOG_LEVEL": "WARNING",
-        # One partner sends every purchase of the shop: at 2,000/s its cost per minute is over
-        # the default bucket. The check still runs on every request; it never refuses here.
-        "RUJUK_RATE_LIMIT_COST_PER_MINUTE": str(10**9),
-    }
+    env = _server_env(url, seeded)
+    if args.only == "rules":
+        return _rules(env, loads, seeded, out)
     mixed = shutil.which("wrk") is not None
     if not mixed:
         out.append("no wrk: the mixed load is not measured (apt-get install wrk)")
@@ -201,22 +238,8 @@ def _http(
     purchases: dict[int, Runs] = {}
     mixes: dict[int, Runs] = {}
     for count in workers:
-        rested = servers.wait_quiet(url, QUIET_LIMIT)
-        out.append(f"checkpointed and waited {rested:.1f} s for the machine to be at rest")
-        port = servers.free_port()
-        started = time.perf_counter()
-        process = servers.spawn(
-            [str(servers.BIN / "rujuk"), "serve", "--port", str(port), "--workers", str(count)],
-            env,
-            logs / f"rujuk-{count}.log",
-        )
+        process, port, healthy = _serve(env, url, count, logs / f"rujuk-{count}.log", out)
         try:
-            healthy = servers.wait_healthy(port, process, started, 300)
-            loaded = servers.wait_workers_loaded(url, count, started, 300)
-            out.append(
-                f"rujuk --workers {count}: first /healthz 200 after {healthy:.2f} s, "
-                f"every worker loaded after {loaded:.2f} s"
-            )
             if count == workers[0]:
                 figures.append(_leaderboard(port, seeded, program, out))
             purchases[count] = _measure(
@@ -240,10 +263,159 @@ def _http(
                 10.0,
             )
         )
+    if 1 in workers:
+        figures += _rules(env, loads, seeded, out)
     floors.append(_floor(env, loads, "plain-after", loads.warm_up, viewers if mixed else None, out))
     figures += _purchase_figures(purchases, floors, out)
     if mixed:
         figures += _mixed_figures(mixes, floors, out)
+    return figures
+
+
+def _serve(
+    env: dict[str, str], url: str, count: int, log: Path, out: list[str]
+) -> tuple[subprocess.Popen[bytes], int, float]:
+    """`rujuk serve --workers count` started on a database at rest: the process, its port
+    and the seconds from spawn to the first /healthz 200 (every worker loaded after it)."""
+    rested = servers.wait_quiet(url, QUIET_LIMIT)
+    out.append(f"checkpointed and waited {rested:.1f} s for the machine to be at rest")
+    port = servers.free_port()
+    started = time.perf_counter()
+    process = servers.spawn(
+        [str(servers.BIN / "rujuk"), "serve", "--port", str(port), "--workers", str(count)],
+        env,
+        log,
+    )
+    try:
+        healthy = servers.wait_healthy(port, process, started, 300)
+        loaded = servers.wait_workers_loaded(url, count, started, 300)
+    except BaseException:
+        servers.stop(process)
+        raise
+    out.append(
+        f"rujuk --workers {count}: first /healthz 200 after {healthy:.2f} s, "
+        f"every worker loaded after {loaded:.2f} s"
+    )
+    return process, port, healthy
+
+
+# Where the rules load's buyers start in bench/purchase.lua's order: past the 20,000 buyers
+# of the graphql-purchase load, whose first purchases were made before.
+RULES_FIRST_BUYER = 20_000
+
+
+def _rules(env: dict[str, str], loads: Loads, seeded: Seeded, out: list[str]) -> list[Figure]:
+    """recordPurchase -w1 with every rule of contract v2 on against the same load with the
+    seeded rules (rates only), on one server, switched through updateProgram over HTTP.
+
+    A warm-up of each, then `runs` pairs of windows in the order off-on, on-off, off-on...
+    (so the machine's drift hits both alike), each window's buyers after the last one's
+    (bench/purchase.lua's graphql-rules). Then what the rules did, read from the ledger, and
+    a restart with the rules on; the seeded rules are put back at the end.
+    """
+    pid = seeded.program_id
+    window = asyncio.run(rules.window_days(loads.url, pid))
+    inputs = {"on": rules.rules_on(loads.program, window), "off": rules.rules_off(loads.program)}
+    runs: dict[str, Runs] = {"off": [], "on": []}
+    versions: dict[str, list[int]] = {"off": [], "on": []}
+    process, port, _ = _serve(env, loads.url, 1, loads.logs / "rujuk-rules.log", out)
+    state = "off"
+    offset = RULES_FIRST_BUYER
+    try:
+
+        def switch(mode: str) -> None:
+            nonlocal state
+            if state != mode:
+                versions[mode].append(rules.switch(port, loads.token, inputs[mode]))
+                state = mode
+
+        for mode in ("off", "on"):
+            switch(mode)
+            warm = servers.load(
+                "graphql-rules",
+                port,
+                "/graphql",
+                loads.externals,
+                f"warm-rules-{mode}",
+                program=loads.program,
+                token=loads.token,
+                duration=loads.warm_up,
+                offset=offset,
+            )
+            offset += int(warm["requests"]) + 2 * 32
+        for k in range(loads.runs):
+            for mode in ("off", "on") if k % 2 == 0 else ("on", "off"):
+                switch(mode)
+                result = _window(
+                    loads,
+                    "graphql-rules",
+                    process,
+                    port,
+                    "/graphql",
+                    f"rules-{mode}{k}",
+                    f"rules {mode} run {k + 1}",
+                    out,
+                    offset=offset,
+                )
+                offset += int(result["requests"]) + 2 * 32
+                runs[mode].append(result)
+        switch("on")
+    finally:
+        servers.stop(process)
+    out.append(
+        f"rules on (versions {versions['on']}): commission window {window} days, purchase limit "
+        f"{rules.PURCHASE_LIMIT}, minimum purchase {rules.MIN_PURCHASE}, monthly cap per "
+        f"referrer {rules.MONTHLY_CAP} ({rules.TIME_ZONE}), milestones "
+        f"{', '.join(f'{q}: {r}' for q, r in rules.MILESTONES)}, flat level amounts "
+        f"{ {t: [str(a) for a in amounts] for t, amounts in rules.LEVEL_AMOUNTS.items()} }; "
+        f"off (versions {[1, *versions['off']]}): the seeded rates only"
+    )
+    on = asyncio.run(rules.fired(loads.url, pid, "rules-on", window))
+    off = asyncio.run(rules.fired(loads.url, pid, "rules-off", None))
+    capped = asyncio.run(rules.at_monthly_cap(loads.url, pid))
+    out.append(f"what the rules did, rules on: {on.line()}; {capped:,} referrers at the cap")
+    out.append(f"the same load, rules off: {off.line()}")
+    print("\n".join(out[-3:]), flush=True)
+    # A start with every rule on, and its first purchase (the one that reads the monthly
+    # cap's usage from the ledger); then the seeded rules again, for whatever runs next.
+    process, port, healthy = _serve(env, loads.url, 1, loads.logs / "rujuk-rules-on.log", out)
+    try:
+        # A buyer at the bottom of a deep chain: commissions for its ancestors, so the cap.
+        buyer = f"c{seeded.deep_ids[0]:08d}"
+        first = rules.first_purchase_ms(port, loads.token, loads.program, buyer)
+        out.append(f"rules on, after the restart: first recordPurchase {first:.1f} ms")
+        rules.switch(port, loads.token, inputs["off"])
+    finally:
+        servers.stop(process)
+    out.append("rules on/off: req/s target >= 0.9 of the same run's rules off, p99 < 50 ms")
+    figures = [
+        Figure(
+            f"recordPurchase -w1 rules on, {key.removesuffix('_ms')}",
+            _median(runs["on"], key),
+            unit,
+            f"rules off {key.removesuffix('_ms')}",
+            _median(runs["off"], key),
+            target,
+            rule,
+            _values(runs["on"], key),
+            _values(runs["off"], key),
+        )
+        for key, unit, target, rule in (
+            ("rps", "/s", 0.9, "ratio_at_least"),
+            ("p99_ms", "ms", 50.0, "below"),
+            ("p50_ms", "ms", None, "below"),
+        )
+    ]
+    figures.append(
+        Figure(
+            "rujuk serve -w1 rules on: to /healthz",
+            healthy,
+            "s",
+            "GraphStore.load in process",
+            figures_load_seconds(out),
+            10.0,
+        )
+    )
     return figures
 
 
@@ -408,9 +580,15 @@ def main() -> int:
         "--warm-up", type=float, default=WARM_UP, help="seconds of the same load before them"
     )
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to try")
+    parser.add_argument(
+        "--only",
+        choices=("rules",),
+        help="rules: only the seed, the graph load in process (start-up's baseline) and "
+        "recordPurchase -w1 with every reward rule on against off (bench/rules.py)",
+    )
     args = parser.parse_args()
     purchases = args.purchases if args.purchases is not None else args.customers * 3 // 10
-    workers = [int(w) for w in args.workers.split(",")]
+    workers = [1] if args.only == "rules" else [int(w) for w in args.workers.split(",")]
     began = time.perf_counter()
     notes: list[str] = []
     # The servers' logs (and the viewers' tokens) are kept beside the report.
@@ -427,7 +605,10 @@ def main() -> int:
                 f"keys+indexes {seeded.constraint_seconds:.1f} s)"
             )
             print(notes[-1], flush=True)
-            figures = asyncio.run(_in_process(url, seeded, notes))
+            if args.only == "rules":
+                figures = [asyncio.run(_graph_load(url))]
+            else:
+                figures = asyncio.run(_in_process(url, seeded, notes))
             _LOAD_SECONDS.append(figures[0].value)
             print(_table(figures), flush=True)
             figures += _http(url, seeded, args, notes, logs)

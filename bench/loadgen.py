@@ -17,20 +17,25 @@ from collections.abc import Callable
 import numpy as np
 
 
-def _bodies(kind: str, program: str, externals: list[str], run: str) -> Callable[[int], bytes]:
-    if kind == "graphql-purchase":
+def _bodies(
+    kind: str, program: str, externals: list[str], run: str, customers: int, offset: int
+) -> Callable[[int], bytes]:
+    if kind in ("graphql-purchase", "graphql-rules"):
         query = (
             "mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) "
             "{ purchase { id } rewards { amount } userErrors { code } } }"
         )
 
         def graphql(k: int) -> bytes:
+            buyer, amount = externals[k % len(externals)], 150_000
+            if kind == "graphql-rules":  # as bench/purchase.lua: a fresh buyer each time
+                buyer, amount = f"c{(offset + k) * 7919 % customers + 1:08d}", 25_000 * (1 + k % 8)
             variables = {
                 "i": {
                     "programId": program,
-                    "customerExternalId": externals[k % len(externals)],
+                    "customerExternalId": buyer,
                     "orderId": f"{run}-{k}",
-                    "amount": "150000",
+                    "amount": str(amount),
                 }
             }
             return json.dumps({"query": query, "variables": variables}).encode()
@@ -50,7 +55,7 @@ def _bodies(kind: str, program: str, externals: list[str], run: str) -> Callable
 async def _run(args: argparse.Namespace) -> dict[str, float]:
     # The seeded externalIds are c00000001..cNNNNNNNN: spread the buyers over all of them.
     externals = [f"c{(k * 7919) % args.customers + 1:08d}" for k in range(20_000)]
-    body_of = _bodies(args.kind, args.program, externals, args.run)
+    body_of = _bodies(args.kind, args.program, externals, args.run, args.customers, args.offset)
     head = f"POST {args.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + (
         f"Authorization: Bearer {args.token}\r\n" if args.token else ""
     )
@@ -105,6 +110,7 @@ def main() -> None:
     parser.add_argument("--token", default="")
     parser.add_argument("--customers", type=int, required=True)
     parser.add_argument("--run", required=True)
+    parser.add_argument("--offset", type=int, default=0, help="graphql-rules: first buyer")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--limit", type=int, default=200_000)

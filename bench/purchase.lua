@@ -1,14 +1,21 @@
 -- wrk script: the load of bench/loadgen.py from C, so the client takes little of the two
 -- cores it shares with the server and PostgreSQL. One thread (the order counter is per
 -- thread), keep-alive connections, each sending its next request when the last is answered.
--- Configured by the environment: BENCH_KIND (graphql-purchase | plain-purchase),
--- BENCH_PROGRAM, BENCH_TOKEN, BENCH_CUSTOMERS, BENCH_RUN. Prints one JSON line.
+-- Configured by the environment: BENCH_KIND (graphql-purchase | graphql-rules |
+-- plain-purchase), BENCH_PROGRAM, BENCH_TOKEN, BENCH_CUSTOMERS, BENCH_RUN, BENCH_OFFSET.
+-- Prints one JSON line.
+--
+-- graphql-rules is the load of the rules on/off figure (bench/rules.py): each request a
+-- buyer after the last one's (BENCH_OFFSET: where this window starts), so first purchases
+-- keep qualifying referees and raising their referrers to milestones, and amounts in eight
+-- steps of 25,000, one of them under the rules' minimum purchase.
 
 local kind = os.getenv("BENCH_KIND")
 local program = os.getenv("BENCH_PROGRAM") or ""
 local token = os.getenv("BENCH_TOKEN") or ""
 local customers = tonumber(os.getenv("BENCH_CUSTOMERS"))
 local run = os.getenv("BENCH_RUN")
+local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
 local query = "mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) "
   .. "{ purchase { id } rewards { amount } userErrors { code } } }"
 
@@ -32,12 +39,17 @@ function request()
   counter = counter + 1
   -- The seeded externalIds are c00000001..cNNNNNNNN: spread the buyers over all of them.
   local customer = (k % 20000) * 7919 % customers + 1
+  local amount = 150000
+  if kind == "graphql-rules" then
+    customer = (offset + k) * 7919 % customers + 1
+    amount = 25000 * (1 + k % 8)
+  end
   local body
-  if kind == "graphql-purchase" then
+  if kind == "graphql-purchase" or kind == "graphql-rules" then
     body = string.format(
       '{"query":"%s","variables":{"i":{"programId":"%s","customerExternalId":"c%08d",'
-        .. '"orderId":"%s-%d","amount":"150000"}}}',
-      query, program, customer, run, k)
+        .. '"orderId":"%s-%d","amount":"%d"}}}',
+      query, program, customer, run, k, amount)
   else
     body = string.format(
       '{"customer_id":%d,"order_id":"%s-%d","amount":"150000"}', customer, run, k)

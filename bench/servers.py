@@ -174,6 +174,7 @@ def load(
     duration: float = 10.0,
     concurrency: int = 32,
     viewers: Path | None = None,
+    offset: int = 0,
 ) -> dict[str, float]:
     """Closed-loop load from its own process: wrk with bench/purchase.lua (bench/mixed.lua
     for the *-mixed kinds, given a file of viewers' tokens) where installed (a C client
@@ -219,6 +220,8 @@ def load(
             str(duration),
             "--concurrency",
             str(concurrency),
+            "--offset",
+            str(offset),
         ]
     environment = {
         **os.environ,
@@ -228,6 +231,7 @@ def load(
         "BENCH_CUSTOMERS": str(len(externals)),
         "BENCH_RUN": run,
         "BENCH_VIEWERS": "" if viewers is None else str(viewers),
+        "BENCH_OFFSET": str(offset),
     }
     result = subprocess.run(
         command,
