@@ -4,7 +4,7 @@
 The rules (`rules_on`) are set so that each one bites on a share of the load of
 `bench/purchase.lua`'s `graphql-rules` kind (a fresh buyer per request, amounts 25,000 to
 200,000 in eight steps): the minimum purchase refuses one amount in eight, the commission
-window leaves out the fifth of the customers who joined first, the purchase limit the
+window leaves out the tenth of the customers who joined first, the purchase limit the
 buyers with two seeded purchases, the flat amounts pay on the two upper tiers (and make the
 per-purchase cap cut small purchases up an Emas chain), the monthly cap stops the large
 influencers within seconds, and the milestones pay referrers whose referees' first
@@ -36,7 +36,7 @@ LEVEL_AMOUNTS = {
     "Emas": (Decimal(2_500), Decimal(1_000), Decimal(500)),
 }
 # The share of customers (the latest to join) whose purchases are inside the window.
-WINDOW_SHARE = 0.8
+WINDOW_SHARE = 0.9
 TIME_ZONE = "Asia/Jakarta"
 
 UPDATE = """mutation($input: UpdateProgramInput!) {
@@ -265,13 +265,13 @@ RECORD = """mutation($i: RecordPurchaseInput!) { recordPurchase(input: $i) {
   purchase { id } rewards { amount } userErrors { code } } }"""
 
 
-def first_purchase_ms(port: int, token: str, program: str, buyer: str) -> float:
+def first_purchase_ms(port: int, token: str, program: str, buyer: str, order: str) -> float:
     """The latency of one recordPurchase by `buyer` (an externalId), in milliseconds."""
     variables = {
         "i": {
             "programId": program,
             "customerExternalId": buyer,
-            "orderId": "rules-restart-1",
+            "orderId": order,
             "amount": "150000",
         }
     }
