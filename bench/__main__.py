@@ -314,7 +314,7 @@ def _rules(
     `runs` pairs of windows in the order off-on, on-off, off-on...
     (so the machine's drift hits both alike), each window's buyers after the last one's
     (bench/purchase.lua's graphql-rules). Then what the rules did, read from the ledger, and
-    a start with the rules on against one with them off; the seeded rules are put back.
+    a start with every rule on against one with them off; the seeded rules are put back.
     """
     pid = seeded.program_id
     window = asyncio.run(rules.window_days(loads.url, pid))
@@ -366,7 +366,7 @@ def _rules(
                 )
                 offset += int(result["requests"]) + 2 * 32
                 runs[mode].append(result)
-        switch("on")
+        switch("off")
     finally:
         servers.stop(process)
     out.append(
@@ -383,11 +383,12 @@ def _rules(
     out.append(f"what the rules did, rules on: {on.line()}; {capped:,} referrers at the cap")
     out.append(f"the same load, rules off: {off.line()}")
     print("\n".join(out[-3:]), flush=True)
-    # A start with every rule on, and one with them off on the same ledger, each with its
-    # first purchase (with a cap, the one that reads the cap's usage from the ledger); the
-    # seeded rules stay, for whatever runs next.
+    # A start with the rules off and one with every rule on, on the same ledger, each with
+    # its first purchase (with a cap, the one that reads the cap's usage from the ledger);
+    # the seeded rules stay, for whatever runs next. Off first, so that the start with the
+    # rules on is not the one right after the write load.
     starts: dict[str, float] = {}
-    for k, mode in enumerate(("on", "off")):
+    for k, mode in enumerate(("off", "on")):
         process, port, starts[mode] = _serve(
             env, loads.url, 1, loads.logs / f"rujuk-rules-{mode}.log", out
         )
@@ -396,8 +397,7 @@ def _rules(
             buyer = f"c{seeded.deep_ids[k]:08d}"
             first = rules.first_purchase_ms(port, loads.token, loads.program, buyer, f"start-{k}")
             out.append(f"rules {mode}, after a restart: first recordPurchase {first:.1f} ms")
-            if mode == "on":
-                rules.switch(port, loads.token, inputs["off"])
+            rules.switch(port, loads.token, inputs["on" if mode == "off" else "off"])
         finally:
             servers.stop(process)
     out.append("rules on/off: req/s target >= 0.9 of the same run's rules off, p99 < 50 ms")
