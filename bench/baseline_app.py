@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from rujuk.db import codes as code_queries
 from rujuk.db import customers as customer_queries
+from rujuk.db import programs as program_queries
 from rujuk.db import purchases as purchase_queries
 from rujuk.db.pool import create_pool
 from rujuk.db.purchases import NewPurchase
@@ -46,6 +47,9 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     app.state.program_id = int(os.environ["BENCH_PROGRAM_ID"])
 
     version: list[int] = []  # the graph version this process last wrote, as rujuk keeps it
+    # The program's rules version, which the statement checks as rujuk's does: read under
+    # the lock (the rules on/off part of the bench changes it with updateProgram).
+    rules: list[int] = [1]
 
     async def commit(program_id: int, batch: Sequence[NewPurchase]) -> list[int | Exception]:
         now = datetime.now(UTC)
@@ -59,12 +63,15 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
                     batch,
                     created_at=now,
                     first_version=version[0] + 1,
-                    rules_version=1,
+                    rules_version=rules[0],
                 )
         if stored is None:
             async with pool.acquire() as conn, conn.transaction():
                 locked = await purchase_queries.lock_ledger(conn, program_id)
                 assert locked is not None
+                program = await program_queries.get_program(conn, program_id)
+                assert program is not None
+                rules[:] = [program.rules_version]
                 recorded = await purchase_queries.find_purchases(
                     conn, program_id, [p.order_id for p in batch]
                 )
@@ -75,7 +82,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
                     batch,
                     created_at=now,
                     first_version=locked + 1,
-                    rules_version=1,
+                    rules_version=rules[0],
                 )
                 assert stored is not None
                 version[:] = [locked]
