@@ -2,7 +2,7 @@
 
 Runs on its own embedded PostgreSQL in a temporary directory (or RUJUK_BENCH_DATABASE_URL),
 prints a table of figure, baseline, ratio, target and PASS/FAIL, and saves it in
-bench/results/.
+bench/results/. `--only rules` runs the rules on/off part alone (bench/rules.py).
 """
 
 from __future__ import annotations
