@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import inprocess, servers
+from bench import inprocess, servers, webhooks
 from bench.database import bench_server, fresh_database
 from bench.inprocess import Figure, spread
 from bench.seed import Seeded, seed
@@ -408,6 +408,7 @@ def main() -> int:
         "--warm-up", type=float, default=WARM_UP, help="seconds of the same load before them"
     )
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to try")
+    parser.add_argument("--only", choices=["webhooks"], help="only these figures (after the seed)")
     args = parser.parse_args()
     purchases = args.purchases if args.purchases is not None else args.customers * 3 // 10
     workers = [int(w) for w in args.workers.split(",")]
@@ -427,10 +428,13 @@ def main() -> int:
                 f"keys+indexes {seeded.constraint_seconds:.1f} s)"
             )
             print(notes[-1], flush=True)
-            figures = asyncio.run(_in_process(url, seeded, notes))
-            _LOAD_SECONDS.append(figures[0].value)
-            print(_table(figures), flush=True)
-            figures += _http(url, seeded, args, notes, logs)
+            figures = []
+            if args.only is None:
+                figures = asyncio.run(_in_process(url, seeded, notes))
+                _LOAD_SECONDS.append(figures[0].value)
+                print(_table(figures), flush=True)
+                figures += _http(url, seeded, args, notes, logs)
+            figures += webhooks.figures(url, seeded, args.duration, logs, notes)
         finally:
             asyncio.run(drop_database(server, url))
     header = (
