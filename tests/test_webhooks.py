@@ -330,7 +330,10 @@ async def test_failures_are_retried_with_backoff_and_logged(
         assert timedelta(seconds=10) <= wait <= timedelta(seconds=20)
         clock.advance(worker, timedelta(seconds=20))
         await eventually(lambda: len(receiver.answered) == 1)
-        final = (await _settled_log(hooks, endpoint["id"], attempts=3))["deliveries"]
+        settled = await _settled_log(hooks, endpoint["id"], attempts=3)
+        # The success ended the endpoint's streak of failures.
+        assert settled["failingSince"] is None
+        final = settled["deliveries"]
         node = final["edges"][0]["node"]
         assert node["status"] == "DELIVERED"
         assert node["lastStatusCode"] == 200

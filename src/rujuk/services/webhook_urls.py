@@ -77,13 +77,18 @@ async def resolve(url: str, allow_private: bool) -> Target:
     host = parts.hostname
     assert host is not None  # check_form refuses URLs without one
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-        )
-    except (OSError, UnicodeError):
-        raise UrlRefused(f"the host {host} does not resolve") from None
-    addresses = [str(info[4][0]) for info in infos]
+    is_name = _is_name(host)
+    if is_name:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+            )
+        except (OSError, UnicodeError):
+            raise UrlRefused(f"the host {host} does not resolve") from None
+        addresses = [str(info[4][0]) for info in infos]
+    else:
+        # An address is its own resolution: no lookup (a thread's round trip per attempt).
+        addresses = [host]
     if not addresses:
         raise UrlRefused(f"the host {host} does not resolve")
     if not allow_private:
@@ -94,7 +99,6 @@ async def resolve(url: str, allow_private: bool) -> Target:
     address = addresses[0]
     literal = f"[{address}]" if ":" in address else address
     netloc = literal if parts.port is None else f"{literal}:{parts.port}"
-    is_name = _is_name(host)
     return Target(
         url=parts._replace(netloc=netloc).geturl(),
         host_header=parts.netloc,
