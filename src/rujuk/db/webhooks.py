@@ -247,8 +247,8 @@ async def claim(
     busy: dict[int, int],
 ) -> list[Claim]:
     """Lease up to `limit` due deliveries of enabled endpoints, at most per_endpoint minus
-    `busy[endpoint]` (this worker's attempts in flight) of each endpoint. Rows another
-    worker is claiming are skipped, not waited for."""
+    `busy[endpoint]` (the deliveries this worker holds already) of each endpoint. Rows
+    another worker is claiming are skipped, not waited for."""
     rows = await conn.fetch(
         """
         WITH due AS (
@@ -363,6 +363,18 @@ async def record_attempt(
         WEBHOOK_CHANNEL,
     )
     return bool(done)
+
+
+async def release(conn: Connection | Pool, claims: Sequence[Claim]) -> None:
+    """Give claims back unattempted: due again at once, for any worker (a claim lost
+    meanwhile, its lease passed and claimed again, is left alone)."""
+    await conn.execute(
+        """UPDATE webhook_delivery d SET leased_until = NULL, attempts = d.attempts - 1
+           FROM unnest($1::bigint[], $2::int[]) AS r(id, attempt)
+           WHERE d.id = r.id AND d.attempts = r.attempt AND d.status = 'PENDING'""",
+        [c.delivery_id for c in claims],
+        [c.attempt for c in claims],
+    )
 
 
 @dataclass(frozen=True, slots=True)

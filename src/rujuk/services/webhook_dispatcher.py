@@ -23,8 +23,8 @@ import hmac
 import logging
 import random
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -45,10 +45,20 @@ Clock = Callable[[], datetime]
 TIMEOUT_SECONDS = 10.0
 # Longer than an attempt can take, so that a live worker's claim never passes mid-attempt.
 LEASE = timedelta(seconds=TIMEOUT_SECONDS + 10)
-# Per worker: attempts in flight in all, and to one endpoint (a slow receiver holds up only
-# its own deliveries, and only once this many are waiting on it).
-MAX_IN_FLIGHT = 64
+# Per worker: attempts in flight to one endpoint (a slow receiver holds up only its own
+# deliveries, and only once this many are waiting on it).
 PER_ENDPOINT = 8
+# Per worker: deliveries claimed and not yet recorded, in all and of one endpoint. Claims
+# are taken many at a time and wait in the worker for a free attempt: one claiming
+# statement per attempt was the dispatcher's cost at a few thousand deliveries a second.
+MAX_HELD = 512
+HELD_PER_ENDPOINT = 128
+# A claim waits at most this long for its attempt to start, so that the attempt ends
+# (TIMEOUT_SECONDS at most) before its lease passes; one that waited longer (its endpoint
+# is slow) is given back for a later claim.
+MAX_QUEUED_SECONDS = (LEASE.total_seconds() - TIMEOUT_SECONDS) / 2
+# The shortest time between two claims: the deliveries of many commits, one statement.
+CLAIM_INTERVAL = 0.02
 # How often to look for due retries (and for other workers' events, were a notification lost).
 POLL_SECONDS = 0.5
 # The longest pause between polls while the database is unavailable.
@@ -97,6 +107,8 @@ class WebhookDispatcher:
         self.rng = random.Random()
         self._wake = asyncio.Event()
         self._in_flight: Counter[int] = Counter()
+        # Per endpoint, claims waiting for an attempt, with when they were claimed.
+        self._queued: dict[int, deque[tuple[webhook_queries.Claim, float]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection[asyncpg.Record] | None = None
@@ -140,6 +152,14 @@ class WebhookDispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        queued = [claim for queue in self._queued.values() for claim, _ in queue]
+        self._queued.clear()
+        if queued:
+            # Given back, so that a worker still running attempts them now.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    webhook_queries.release(self._pool, queued), timeout=FINAL_RECORD_SECONDS
+                )
         if self._delivered:
             # What was delivered but not yet recorded would be sent again: record it now.
             with contextlib.suppress(Exception):
@@ -186,43 +206,85 @@ class WebhookDispatcher:
 
     async def _run(self) -> None:
         pause = POLL_SECONDS
+        loop = asyncio.get_running_loop()
+        last = loop.time() - CLAIM_INTERVAL
         while not self._closing:
+            wait = last + CLAIM_INTERVAL - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            last = loop.time()
             try:
                 if self._listener is None:
                     self._outbox.forget()
-                claimed = await self._claim()
+                full = await self._claim()
             except ServiceUnavailable as exc:
                 # An outage is reported by /healthz and the requests themselves: one line
                 # here, and polls spaced out until the database answers again.
                 if pause == POLL_SECONDS:
                     logger.warning("webhook deliveries wait for the database: %s", exc)
                 pause = min(pause * 2, MAX_UNAVAILABLE_PAUSE)
-                claimed = 0
+                full = False
             except Exception:
                 logger.exception("claiming webhook deliveries failed")
-                claimed = 0
+                full = False
             else:
                 pause = POLL_SECONDS
-            if claimed and sum(self._in_flight.values()) < MAX_IN_FLIGHT:
+            if full:
                 continue  # there may be more due right now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=pause)
             self._wake.clear()
 
-    async def _claim(self) -> int:
-        room = MAX_IN_FLIGHT - sum(self._in_flight.values())
+    def _held(self, endpoint_id: int) -> int:
+        return self._in_flight[endpoint_id] + len(self._queued.get(endpoint_id, ()))
+
+    async def _claim(self) -> bool:
+        """Claim what is due, as much as this worker may hold; whether that filled it."""
+        endpoints = set(self._in_flight) | set(self._queued)
+        held = {e: n for e in endpoints if (n := self._held(e))}
+        room = MAX_HELD - sum(held.values())
         if room <= 0:
-            return 0
-        busy = {e: n for e, n in self._in_flight.items() if n}
+            return False
         claims = await webhook_queries.claim(
-            self._pool, self.now(), LEASE, room, PER_ENDPOINT, busy
+            self._pool, self.now(), LEASE, room, HELD_PER_ENDPOINT, held
         )
+        at = time.monotonic()
         for claim in claims:
-            self._in_flight[claim.endpoint_id] += 1
-            task = asyncio.create_task(self._attempt(claim))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(claims)
+            self._queued.setdefault(claim.endpoint_id, deque()).append((claim, at))
+        for endpoint_id in {claim.endpoint_id for claim in claims}:
+            self._start(endpoint_id)
+        return len(claims) >= room
+
+    def _start(self, endpoint_id: int) -> None:
+        """Start the endpoint's queued attempts that its free attempts allow."""
+        queue = self._queued.get(endpoint_id)
+        late = []
+        while queue and self._in_flight[endpoint_id] < PER_ENDPOINT:
+            claim, at = queue.popleft()
+            if time.monotonic() - at > MAX_QUEUED_SECONDS:
+                late.append(claim)
+                continue
+            self._in_flight[endpoint_id] += 1
+            self._spawn(self._attempt(claim))
+        if queue is not None and not queue:
+            del self._queued[endpoint_id]
+        if late:
+            self._spawn(self._release(late))
+
+    def _spawn(self, work: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release(self, claims: list[webhook_queries.Claim]) -> None:
+        try:
+            await webhook_queries.release(self._pool, claims)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Their leases will pass instead.
+            logger.exception("giving back %d webhook claims failed", len(claims))
+        self._wake.set()
 
     async def _attempt(self, claim: webhook_queries.Claim) -> None:
         try:
@@ -247,10 +309,14 @@ class WebhookDispatcher:
             # The lease will pass and the delivery be attempted again.
             logger.exception("webhook delivery %s: recording the attempt failed", claim.delivery_id)
         finally:
-            self._in_flight[claim.endpoint_id] -= 1
-            if not self._in_flight[claim.endpoint_id]:
-                del self._in_flight[claim.endpoint_id]
-            self._wake.set()
+            endpoint_id = claim.endpoint_id
+            self._in_flight[endpoint_id] -= 1
+            if not self._in_flight[endpoint_id]:
+                del self._in_flight[endpoint_id]
+            if not self._closing:
+                self._start(endpoint_id)
+                if self._held(endpoint_id) <= HELD_PER_ENDPOINT // 2:
+                    self._wake.set()
 
     async def _recorder(self) -> None:
         while True:
