@@ -49,13 +49,13 @@ QUIET_LIMIT = 60.0
 
 def _table(figures: list[Figure]) -> str:
     lines = [
-        f"{'figure':40} {'value':>12} {'baseline':>12} {'ratio':>7} {'target':>11}  verdict"
+        f"{'figure':46} {'value':>12} {'baseline':>12} {'ratio':>7} {'target':>11}  verdict"
         "  runs min/median/max (baseline's)  (baseline)"
     ]
     for f in figures:
         runs = f"{spread(f.runs)} ({spread(f.baseline_runs)})" if f.runs else ""
         lines.append(
-            f"{f.name:40} {f.value:10.3f} {f.unit:<2}{f.baseline:10.3f} {f.unit:<2}"
+            f"{f.name:46} {f.value:10.3f} {f.unit:<2}{f.baseline:10.3f} {f.unit:<2}"
             f"{f.ratio:7.2f} {f.target_text:>11}  {f.verdict:7}  {runs}  ({f.baseline_name})"
         )
     return "\n".join(lines)

@@ -68,8 +68,10 @@ MAX_RETRY = timedelta(hours=6)
 # Every attempt failing for this long disables the endpoint.
 DISABLE_AFTER = timedelta(days=5)
 USER_AGENT = "rujuk-webhooks/1"
-# The most successes one statement records.
+# The most successes one statement records, and how long the recorder lets them gather
+# (a statement for one or two at a time cost as much as their attempts).
 RECORD_BATCH = 1000
+RECORD_INTERVAL = 0.05
 # How long a stopping worker waits to record the successes it has (else they are retried).
 FINAL_RECORD_SECONDS = 5.0
 
@@ -321,6 +323,7 @@ class WebhookDispatcher:
     async def _recorder(self) -> None:
         while True:
             await self._to_record.wait()
+            await asyncio.sleep(RECORD_INTERVAL)
             self._to_record.clear()
             while self._delivered:
                 await self._record()

@@ -16,7 +16,9 @@ check resolved (see webhook_urls).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
@@ -26,8 +28,10 @@ import httpx
 from rujuk.services.webhook_urls import Target
 
 MAX_ANSWER_BYTES = 64 * 1024
-# Idle connections kept per address; more are closed once their answer is read.
-MAX_IDLE = 16
+# Idle connections kept per address (several endpoints may share one: the dispatcher's
+# attempts in flight to each), and for how long; more, or older, are closed.
+MAX_IDLE = 64
+IDLE_SECONDS = 30.0
 # Characters sent as they are in a request target; any other is percent-encoded.
 _TARGET_SAFE = "/%:@!$&'()*+,;=-._~?"
 
@@ -48,6 +52,7 @@ class _Origin:
 class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    idle_since: float = 0.0
 
     def usable(self) -> bool:
         """Not closed by either side while it was idle."""
@@ -69,15 +74,7 @@ class WebhookSender:
         """Send body to the target; the answer's status code once it is read. Raises OSError
         when the connection fails, AnswerError when the answer is not HTTP; the caller
         bounds the time (a cancelled request's connection is closed)."""
-        parts = urlsplit(target.url)
-        assert parts.hostname is not None  # the URL check refuses URLs without a host
-        tls = parts.scheme == "https"
-        origin = _Origin(
-            parts.hostname, parts.port or (443 if tls else 80), tls, target.server_name
-        )
-        path = quote(parts.path or "/", safe=_TARGET_SAFE) + (
-            "?" + quote(parts.query, safe=_TARGET_SAFE) if parts.query else ""
-        )
+        origin, path = _where(target.url, target.server_name)
         lines = [
             f"POST {path} HTTP/1.1",
             f"host: {target.host_header}",
@@ -140,11 +137,28 @@ class WebhookSender:
             connection.close()
             raise
         idle = self._idle.setdefault(origin, [])
+        now = time.monotonic()
+        while idle and now - idle[0].idle_since > IDLE_SECONDS:
+            idle.pop(0).close()
         if reusable and len(idle) < MAX_IDLE:
+            connection.idle_since = now
             idle.append(connection)
         else:
             connection.close()
         return status
+
+
+@functools.lru_cache(maxsize=1024)
+def _where(url: str, server_name: str | None) -> tuple[_Origin, str]:
+    """Where a target URL connects, and its request target (percent-encoded)."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None  # the URL check refuses URLs without a host
+    tls = parts.scheme == "https"
+    origin = _Origin(parts.hostname, parts.port or (443 if tls else 80), tls, server_name)
+    path = quote(parts.path or "/", safe=_TARGET_SAFE) + (
+        "?" + quote(parts.query, safe=_TARGET_SAFE) if parts.query else ""
+    )
+    return origin, path
 
 
 async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bool]:

@@ -9,6 +9,7 @@ pointed at the loopback, the private network or a cloud metadata service afterwa
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -73,22 +74,38 @@ def refusal(address: str) -> str | None:
 async def resolve(url: str, allow_private: bool) -> Target:
     """Check the URL and resolve its host; UrlRefused when it is malformed, does not
     resolve, or (unless allow_private) resolves to any address that is not public."""
+    found = _address_target(url, allow_private)
+    if found is not None:
+        return found
+    return await _resolve(url, allow_private)
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_target(url: str, allow_private: bool) -> Target | None:
+    """The target of a URL whose host is an address (what resolve finds for it every time:
+    no lookup is involved), or None for a name. Refusals are raised, not remembered."""
+    parts = check_form(url, allow_private)
+    assert parts.hostname is not None  # check_form refuses URLs without one
+    if _is_name(parts.hostname):
+        return None
+    if not allow_private and (reason := refusal(parts.hostname)) is not None:
+        raise UrlRefused(f"the host {parts.hostname} resolves to {reason}")
+    return _target(parts, parts.hostname, is_name=False)
+
+
+async def _resolve(url: str, allow_private: bool) -> Target:
+    """resolve() for a URL whose host is a name: looked up every time (DNS rebinding)."""
     parts = check_form(url, allow_private)
     host = parts.hostname
     assert host is not None  # check_form refuses URLs without one
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    is_name = _is_name(host)
-    if is_name:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-            )
-        except (OSError, UnicodeError):
-            raise UrlRefused(f"the host {host} does not resolve") from None
-        addresses = [str(info[4][0]) for info in infos]
-    else:
-        # An address is its own resolution: no lookup (a thread's round trip per attempt).
-        addresses = [host]
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
+    except (OSError, UnicodeError):
+        raise UrlRefused(f"the host {host} does not resolve") from None
+    addresses = [str(info[4][0]) for info in infos]
     if not addresses:
         raise UrlRefused(f"the host {host} does not resolve")
     if not allow_private:
@@ -96,7 +113,11 @@ async def resolve(url: str, allow_private: bool) -> Target:
             reason = refusal(address)
             if reason is not None:
                 raise UrlRefused(f"the host {host} resolves to {reason}")
-    address = addresses[0]
+    return _target(parts, addresses[0], is_name=True)
+
+
+def _target(parts: SplitResult, address: str, is_name: bool) -> Target:
+    host = parts.hostname
     literal = f"[{address}]" if ":" in address else address
     netloc = literal if parts.port is None else f"{literal}:{parts.port}"
     return Target(
