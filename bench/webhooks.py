@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import subprocess
 import sys
 import time
@@ -68,7 +69,11 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
         servers.wait_healthy(port, process, time.perf_counter(), 300)
         servers.wait_workers_loaded(url, 1, time.perf_counter(), 300)
 
+        meter = CpuMeter({"server": process.pid, "receiver": receiver.pid}, url.rsplit("/", 1)[-1])
+
         def closed(run: str) -> dict[str, float]:
+            started = meter.read()
+            purchases = 0.0
             for name, seconds in ((f"{run}-warm", WARM_UP), (run, duration)):
                 result = servers.load(
                     "graphql-purchase",
@@ -80,12 +85,14 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
                     token=seeded.partner_token,
                     duration=seconds,
                 )
+                purchases += result["requests"]
             backlog = _pending(url)
             drained = _drain(url)
             _note(
                 out,
                 f"webhooks {run}: {_summary(result)}; deliveries pending at its end {backlog:,}"
-                f", drained in {drained:.1f} s",
+                f", drained in {drained:.1f} s; CPU per purchase (warm-up to drained) "
+                + meter.per(started, purchases),
             )
             return result
 
@@ -97,9 +104,11 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
         with_endpoints = closed("wh-three")
         paced = _paced(port, program, seeded, "wh-paced-warm", RATE, WARM_UP)
         _drain(url)
+        started = meter.read()
         paced = _paced(port, program, seeded, "wh-paced", RATE, duration)
         backlog = _pending(url)
         drained = _drain(url)
+        cpu = meter.per(started, paced["requests"])
         lag = _receiver_stats(receiver_port, paced["started"], paced["ended"])
         made = _deliveries(url)
         _note(
@@ -109,7 +118,7 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
             f"of its events received, lag p50 {lag['p50'] * 1000:.0f} ms, "
             f"p99 {lag['p99'] * 1000:.0f} ms, max {lag['max'] * 1000:.0f} ms; "
             f"{lag['requests']:,.0f} requests in all, {lag['distinct']:,.0f} distinct "
-            f"deliveries received of {made:,} made",
+            f"deliveries received of {made:,} made; CPU per purchase (to drained) {cpu}",
         )
         for endpoint in endpoints:
             _graphql(port, seeded.partner_token, DELETE, {"id": endpoint})
@@ -139,6 +148,54 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
             LAG_TARGET_SECONDS,
         ),
     ]
+
+
+class CpuMeter:
+    """CPU time used by the server, the receiver and the database's backends serving the
+    bench's database (from /proc; Linux only): where a purchase's cost goes."""
+
+    def __init__(self, roots: dict[str, int], database: str) -> None:
+        self._roots = roots
+        self._database = database
+
+    def read(self) -> dict[str, float]:
+        """Seconds of CPU used so far by each part (processes that ended are not counted)."""
+        stats: dict[int, tuple[int, float]] = {}
+        commands: dict[int, str] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                commands[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().decode(errors="replace")
+                )
+            except OSError:
+                continue
+            ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            stats[int(entry.name)] = (int(fields[1]), ticks)
+        found = dict.fromkeys(self._roots, 0.0)
+        found["postgres"] = 0.0
+        for pid, (_, ticks) in stats.items():
+            if commands[pid].startswith("postgres: ") and f" {self._database} " in commands[pid]:
+                found["postgres"] += ticks
+                continue
+            up = pid
+            while up in stats:
+                part = next((k for k, root in self._roots.items() if root == up), None)
+                if part is not None:
+                    found[part] += ticks
+                    break
+                up = stats[up][0]
+        return found
+
+    def per(self, started: dict[str, float], purchases: float) -> str:
+        """Microseconds of CPU per purchase since `started`, by part."""
+        now = self.read()
+        return ", ".join(
+            f"{part} {(now[part] - started[part]) / max(purchases, 1) * 1e6:,.0f} us"
+            for part in now
+        )
 
 
 def _note(out: list[str], line: str) -> None:
