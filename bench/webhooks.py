@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -69,7 +70,9 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
         servers.wait_healthy(port, process, time.perf_counter(), 300)
         servers.wait_workers_loaded(url, 1, time.perf_counter(), 300)
 
-        meter = CpuMeter({"server": process.pid, "receiver": receiver.pid}, url.rsplit("/", 1)[-1])
+        meter = CpuMeter(
+            {"server": process.pid, "receiver": receiver.pid}, urlsplit(url).path.strip("/")
+        )
 
         def closed(run: str) -> dict[str, float]:
             started = meter.read()
