@@ -105,6 +105,12 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
             for k in range(ENDPOINTS)
         ]
         with_endpoints = closed("wh-three")
+        updates = _query(
+            url,
+            """SELECT format('%s of %s updates in place (HOT)', n_tup_hot_upd, n_tup_upd)
+               FROM pg_stat_user_tables WHERE relname = 'webhook_delivery'""",
+        )
+        _note(out, f"webhook_delivery after wh-three: {updates}")
         paced = _paced(port, program, seeded, "wh-paced-warm", RATE, WARM_UP)
         _drain(url)
         started = meter.read()
