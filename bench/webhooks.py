@@ -97,6 +97,7 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
                 f", drained in {drained:.1f} s; CPU per purchase (warm-up to drained) "
                 + meter.per(started, purchases),
             )
+            result["cpu_us"] = sum(meter.last.values())
             return result
 
         before = closed("wh-none-1")
@@ -132,6 +133,15 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
         for endpoint in endpoints:
             _graphql(port, seeded.partner_token, DELETE, {"id": endpoint})
         after = closed("wh-none-2")
+        # Less noisy than req/s on a shared machine: what a purchase costs the server, the
+        # receiver and the database together, without endpoints and with them.
+        without = min(before["cpu_us"], after["cpu_us"])
+        _note(
+            out,
+            f"webhooks CPU per purchase: {without:,.0f} us without endpoints, "
+            f"{with_endpoints['cpu_us']:,.0f} us with {ENDPOINTS} "
+            f"(ratio {without / with_endpoints['cpu_us']:.2f}; wrk's own not counted)",
+        )
     finally:
         servers.stop(process)
         servers.stop(receiver)
@@ -166,6 +176,7 @@ class CpuMeter:
     def __init__(self, roots: dict[str, int], database: str) -> None:
         self._roots = roots
         self._database = database
+        self.last: dict[str, float] = {}
 
     def read(self) -> dict[str, float]:
         """Seconds of CPU used so far by each part (processes that ended are not counted)."""
@@ -199,12 +210,10 @@ class CpuMeter:
         return found
 
     def per(self, started: dict[str, float], purchases: float) -> str:
-        """Microseconds of CPU per purchase since `started`, by part."""
+        """Microseconds of CPU per purchase since `started`, by part (kept in `last`)."""
         now = self.read()
-        return ", ".join(
-            f"{part} {(now[part] - started[part]) / max(purchases, 1) * 1e6:,.0f} us"
-            for part in now
-        )
+        self.last = {part: (now[part] - started[part]) / max(purchases, 1) * 1e6 for part in now}
+        return ", ".join(f"{part} {us:,.0f} us" for part, us in self.last.items())
 
 
 def _note(out: list[str], line: str) -> None:
