@@ -34,8 +34,8 @@ from rujuk.config import ConfigError
 from rujuk.db import webhooks as webhook_queries
 from rujuk.db.pool import Pool, connect
 from rujuk.errors import ServiceUnavailable
+from rujuk.services.webhook_client import AttemptFailed, WebhookClient
 from rujuk.services.webhook_events import Outbox
-from rujuk.services.webhook_http import AnswerError, WebhookSender
 from rujuk.services.webhook_urls import UrlRefused, resolve
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class WebhookDispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._listener: asyncpg.Connection[asyncpg.Record] | None = None
-        self._sender = WebhookSender(USER_AGENT)
+        self._client = WebhookClient(USER_AGENT, TIMEOUT_SECONDS)
         # Successes waiting for the recorder, which the event wakes.
         self._delivered: list[webhook_queries.Delivered] = []
         self._to_record = asyncio.Event()
@@ -169,7 +169,7 @@ class WebhookDispatcher:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._listener.close(), timeout=5)
-        await self._sender.close()
+        await self._client.close()
 
     async def _listen(self) -> None:
         listener = await connect(self._database_url, connect_timeout=self._pool.connect_timeout)
@@ -356,16 +356,14 @@ class WebhookDispatcher:
         try:
             async with asyncio.timeout(self.timeout):
                 target = await resolve(claim.url, self.allow_private)
-                status = await self._sender.post(target, headers, claim.body.encode())
+                status = await self._client.post(target, headers, claim.body.encode())
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
         except UrlRefused as refused:
             error = f"refused: {refused}"
         except TimeoutError:
             error = f"timed out after {self.timeout:g} s"
-        except (OSError, asyncio.IncompleteReadError) as exc:
-            error = f"connection failed: {type(exc).__name__}"
-        except AnswerError as exc:
-            error = f"bad answer: {exc}"
+        except AttemptFailed as exc:
+            error = f"connection failed: {exc}"
         latency_ms = round((time.monotonic() - started) * 1000)
         return status, error, latency_ms
