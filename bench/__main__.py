@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import inprocess, rules, servers
+from bench import inprocess, rules, servers, webhooks
 from bench.database import bench_server, fresh_database
 from bench.inprocess import Figure, spread
 from bench.seed import Seeded, seed
@@ -50,13 +50,13 @@ QUIET_LIMIT = 60.0
 
 def _table(figures: list[Figure]) -> str:
     lines = [
-        f"{'figure':40} {'value':>12} {'baseline':>12} {'ratio':>7} {'target':>11}  verdict"
+        f"{'figure':46} {'value':>12} {'baseline':>12} {'ratio':>7} {'target':>11}  verdict"
         "  runs min/median/max (baseline's)  (baseline)"
     ]
     for f in figures:
         runs = f"{spread(f.runs)} ({spread(f.baseline_runs)})" if f.runs else ""
         lines.append(
-            f"{f.name:40} {f.value:10.3f} {f.unit:<2}{f.baseline:10.3f} {f.unit:<2}"
+            f"{f.name:46} {f.value:10.3f} {f.unit:<2}{f.baseline:10.3f} {f.unit:<2}"
             f"{f.ratio:7.2f} {f.target_text:>11}  {f.verdict:7}  {runs}  ({f.baseline_name})"
         )
     return "\n".join(lines)
@@ -597,9 +597,10 @@ def main() -> int:
     parser.add_argument("--workers", default="1,2", help="uvicorn worker counts to try")
     parser.add_argument(
         "--only",
-        choices=("rules",),
+        choices=("rules", "webhooks"),
         help="rules: only the seed, the graph load in process (start-up's baseline) and "
-        "recordPurchase -w1 with every reward rule on against off (bench/rules.py)",
+        "recordPurchase -w1 with every reward rule on against off (bench/rules.py); "
+        "webhooks: only the seed and the webhook figures (bench/webhooks.py)",
     )
     args = parser.parse_args()
     purchases = args.purchases if args.purchases is not None else args.customers * 3 // 10
@@ -620,13 +621,20 @@ def main() -> int:
                 f"keys+indexes {seeded.constraint_seconds:.1f} s)"
             )
             print(notes[-1], flush=True)
+            figures: list[Figure] = []
             if args.only == "rules":
                 figures = [asyncio.run(_graph_load(url))]
+                _LOAD_SECONDS.append(figures[0].value)
+                print(_table(figures), flush=True)
+                figures += _http(url, seeded, args, notes, logs)
+            elif args.only == "webhooks":
+                figures = webhooks.figures(url, seeded, args.duration, logs, notes)
             else:
                 figures = asyncio.run(_in_process(url, seeded, notes))
-            _LOAD_SECONDS.append(figures[0].value)
-            print(_table(figures), flush=True)
-            figures += _http(url, seeded, args, notes, logs)
+                _LOAD_SECONDS.append(figures[0].value)
+                print(_table(figures), flush=True)
+                figures += _http(url, seeded, args, notes, logs)
+                figures += webhooks.figures(url, seeded, args.duration, logs, notes)
         finally:
             asyncio.run(drop_database(server, url))
     header = (

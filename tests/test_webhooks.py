@@ -18,7 +18,9 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from rujuk.app import create_app
 from rujuk.config import ConfigError, load_settings
+from rujuk.db import webhooks as webhook_queries
 from rujuk.db.pool import create_pool
+from rujuk.services import webhook_dispatcher
 from rujuk.services.webhook_dispatcher import PER_ENDPOINT, WebhookDispatcher
 from rujuk.services.webhook_events import EVENT_TYPES, Outbox
 from rujuk.services.webhook_urls import UrlRefused, refusal, resolve
@@ -330,7 +332,10 @@ async def test_failures_are_retried_with_backoff_and_logged(
         assert timedelta(seconds=10) <= wait <= timedelta(seconds=20)
         clock.advance(worker, timedelta(seconds=20))
         await eventually(lambda: len(receiver.answered) == 1)
-        final = (await _settled_log(hooks, endpoint["id"], attempts=3))["deliveries"]
+        settled = await _settled_log(hooks, endpoint["id"], attempts=3)
+        # The success ended the endpoint's streak of failures.
+        assert settled["failingSince"] is None
+        final = settled["deliveries"]
         node = final["edges"][0]["node"]
         assert node["status"] == "DELIVERED"
         assert node["lastStatusCode"] == 200
@@ -468,6 +473,42 @@ async def test_a_slow_receiver_gets_attempts_in_parallel_and_times_out(
         assert 1400 <= node["lastLatencyMs"] < 3000
 
 
+async def test_a_claim_that_waited_too_long_for_its_endpoint_is_given_back(
+    hooks_app: Any, hooks: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker queues the deliveries it claims; one that waited for a slow endpoint until
+    its attempt could outlast its lease is given back (attempts as before) and claimed
+    again, not attempted late nor left until its lease passes."""
+    program = await create_program(hooks)
+    monkeypatch.setattr(webhook_dispatcher, "MAX_QUEUED_SECONDS", 0.3)
+    released: list[webhook_queries.Claim] = []
+    release = webhook_queries.release
+
+    async def counted(conn: Any, claims: list[webhook_queries.Claim]) -> None:
+        released.extend(claims)
+        await release(conn, claims)
+
+    monkeypatch.setattr(webhook_queries, "release", counted)
+    async with running_receiver(Receiver(delay=0.8)) as slow:
+        endpoint, _ = await create_endpoint(hooks, program["id"], slow.url)
+        for _ in range(PER_ENDPOINT + 2):
+            await send_test(hooks, endpoint["id"])
+        # Eight at once; the two that waited behind them are given back, then sent.
+        await eventually(lambda: len(slow.answered) == PER_ENDPOINT + 2)
+        assert len(released) == 2
+        found: list[tuple[str, int, int]] = []
+
+        async def each_delivered_once() -> bool:
+            edges = (await log(hooks, endpoint["id"]))["deliveries"]["edges"]
+            found[:] = [
+                (e["node"]["status"], e["node"]["attempts"], len(e["node"]["attemptLog"]))
+                for e in edges
+            ]
+            return found == [("DELIVERED", 1, 1)] * (PER_ENDPOINT + 2)
+
+        await eventually(each_delivered_once, state=lambda: found)
+
+
 async def test_a_rotated_secret_signs_beside_the_new_one_for_a_day(
     hooks_app: Any, hooks: GraphQLClient
 ) -> None:
@@ -486,6 +527,8 @@ async def test_a_rotated_secret_signs_beside_the_new_one_for_a_day(
         both = receiver.answered[0]
         assert len(both.headers["webhook-signature"].split(" ")) == 2
         assert both.verified(old) == both.verified(new)
+        # Recorded before the clock jumps a day (past the claim's lease: sent again if not).
+        await _settled_log(hooks, endpoint["id"], 1)
         clock.advance(worker, timedelta(hours=24, minutes=1))
         await send_test(hooks, endpoint["id"])
         await eventually(lambda: len(receiver.answered) == 2)

@@ -98,14 +98,13 @@ async def test_killing_the_server_between_commit_and_delivery_loses_no_event(
             program = await create_program(gql)
             endpoint, secret = await create_endpoint(gql, program["id"], receiver.url)
             sent = [await send_test(gql, endpoint["id"]) for _ in range(12)]
-            # Eight at a time per endpoint: eight in flight, four committed and waiting.
+            # Eight at a time per endpoint: eight in flight, four claimed and waiting.
             await eventually(lambda: len(receiver.received) == 8)
             process.send_signal(signal.SIGKILL)
             await process.wait()
         receiver.delay = 0
         async with serve(database_url, tmp_path):
-            # The four waiting ones go at once; the eight claimed by the killed server once
-            # their lease has passed.
+            # All twelve were claimed by the killed server: they go once their leases pass.
             await eventually(lambda: len(receiver.answered) >= 12, within=45)
         delivered = {r.headers["webhook-id"] for r in receiver.answered}
         assert delivered == {e["id"] for e in sent}

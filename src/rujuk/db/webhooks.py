@@ -247,8 +247,8 @@ async def claim(
     busy: dict[int, int],
 ) -> list[Claim]:
     """Lease up to `limit` due deliveries of enabled endpoints, at most per_endpoint minus
-    `busy[endpoint]` (this worker's attempts in flight) of each endpoint. Rows another
-    worker is claiming are skipped, not waited for."""
+    `busy[endpoint]` (the deliveries this worker holds already) of each endpoint. Rows
+    another worker is claiming are skipped, not waited for."""
     rows = await conn.fetch(
         """
         WITH due AS (
@@ -363,6 +363,68 @@ async def record_attempt(
         WEBHOOK_CHANNEL,
     )
     return bool(done)
+
+
+async def release(conn: Connection | Pool, claims: Sequence[Claim]) -> None:
+    """Give claims back unattempted: due again at once, for any worker (a claim lost
+    meanwhile, its lease passed and claimed again, is left alone)."""
+    await conn.execute(
+        """UPDATE webhook_delivery d SET leased_until = NULL, attempts = d.attempts - 1
+           FROM unnest($1::bigint[], $2::int[]) AS r(id, attempt)
+           WHERE d.id = r.id AND d.attempts = r.attempt AND d.status = 'PENDING'""",
+        [c.delivery_id for c in claims],
+        [c.attempt for c in claims],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A successful attempt, waiting to be recorded with others."""
+
+    claim: Claim
+    attempted_at: datetime
+    status_code: int
+    latency_ms: int
+
+
+async def record_delivered(conn: Connection | Pool, delivered: Sequence[Delivered]) -> int:
+    """Log successful attempts and mark their deliveries DELIVERED, in one statement; a
+    success also ends its endpoint's streak of failures (one that began before it). Claims
+    that were lost (their lease passed and another worker claimed the delivery again) are
+    left out; how many were recorded."""
+    if not delivered:
+        return 0
+    count: int = await conn.fetchval(
+        """
+        WITH done AS (
+            SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[],
+                                 $5::int[]) AS d(id, attempt, attempted_at, status_code,
+                                                 latency_ms)
+        ), delivery AS (
+            UPDATE webhook_delivery w SET
+                status = 'DELIVERED', next_attempt_at = NULL, delivered_at = done.attempted_at,
+                leased_until = NULL, last_status_code = done.status_code, last_error = NULL,
+                last_latency_ms = done.latency_ms
+            FROM done WHERE w.id = done.id AND w.attempts = done.attempt
+            RETURNING w.id, w.endpoint_id, done.attempted_at, done.status_code, done.latency_ms
+        ), attempt AS (
+            INSERT INTO webhook_attempt (delivery_id, attempted_at, status_code, latency_ms)
+            SELECT id, attempted_at, status_code, latency_ms FROM delivery
+        ), streak AS (
+            UPDATE webhook_endpoint e SET failing_since = NULL
+            FROM (SELECT endpoint_id, max(attempted_at) AS attempted_at FROM delivery
+                  GROUP BY endpoint_id) AS success
+            WHERE e.id = success.endpoint_id AND e.failing_since <= success.attempted_at
+        )
+        SELECT count(*) FROM delivery
+        """,
+        [d.claim.delivery_id for d in delivered],
+        [d.claim.attempt for d in delivered],
+        [d.attempted_at for d in delivered],
+        [d.status_code for d in delivered],
+        [d.latency_ms for d in delivered],
+    )
+    return count
 
 
 async def deliveries_of(

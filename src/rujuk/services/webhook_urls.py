@@ -9,6 +9,7 @@ pointed at the loopback, the private network or a cloud metadata service afterwa
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -73,6 +74,27 @@ def refusal(address: str) -> str | None:
 async def resolve(url: str, allow_private: bool) -> Target:
     """Check the URL and resolve its host; UrlRefused when it is malformed, does not
     resolve, or (unless allow_private) resolves to any address that is not public."""
+    found = _address_target(url, allow_private)
+    if found is not None:
+        return found
+    return await _resolve(url, allow_private)
+
+
+@functools.lru_cache(maxsize=1024)
+def _address_target(url: str, allow_private: bool) -> Target | None:
+    """The target of a URL whose host is an address (what resolve finds for it every time:
+    no lookup is involved), or None for a name. Refusals are raised, not remembered."""
+    parts = check_form(url, allow_private)
+    assert parts.hostname is not None  # check_form refuses URLs without one
+    if _is_name(parts.hostname):
+        return None
+    if not allow_private and (reason := refusal(parts.hostname)) is not None:
+        raise UrlRefused(f"the host {parts.hostname} resolves to {reason}")
+    return _target(parts, parts.hostname, is_name=False)
+
+
+async def _resolve(url: str, allow_private: bool) -> Target:
+    """resolve() for a URL whose host is a name: looked up every time (DNS rebinding)."""
     parts = check_form(url, allow_private)
     host = parts.hostname
     assert host is not None  # check_form refuses URLs without one
@@ -91,10 +113,13 @@ async def resolve(url: str, allow_private: bool) -> Target:
             reason = refusal(address)
             if reason is not None:
                 raise UrlRefused(f"the host {host} resolves to {reason}")
-    address = addresses[0]
+    return _target(parts, addresses[0], is_name=True)
+
+
+def _target(parts: SplitResult, address: str, is_name: bool) -> Target:
+    host = parts.hostname
     literal = f"[{address}]" if ":" in address else address
     netloc = literal if parts.port is None else f"{literal}:{parts.port}"
-    is_name = _is_name(host)
     return Target(
         url=parts._replace(netloc=netloc).geturl(),
         host_header=parts.netloc,
