@@ -569,6 +569,43 @@ async def test_the_delivery_log_pages_and_an_event_is_redelivered(hooks: GraphQL
         assert unknown["redeliverWebhookEvent"]["userErrors"][0]["code"] == "NOT_FOUND"
 
 
+async def test_a_success_recorded_after_a_redelivery_does_not_cancel_it(
+    hooks: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Successes are recorded in batches, a little after the receiver answered. A
+    redelivery asked in between must still be sent: the late success of the earlier
+    attempt records nothing (before, it marked the redelivered row DELIVERED)."""
+    program = await create_program(hooks)
+    redelivered, recorded = asyncio.Event(), asyncio.Event()
+    claim, record_delivered = webhook_queries.claim, webhook_queries.record_delivered
+
+    async def claim_after_the_late_record(*args: Any, **kwargs: Any) -> Any:
+        if redelivered.is_set() and not recorded.is_set():
+            await recorded.wait()
+        return await claim(*args, **kwargs)
+
+    async def record_late(conn: Any, delivered: Any) -> int:
+        if recorded.is_set():
+            return await record_delivered(conn, delivered)
+        await redelivered.wait()
+        try:
+            return await record_delivered(conn, delivered)
+        finally:
+            recorded.set()
+
+    monkeypatch.setattr(webhook_queries, "claim", claim_after_the_late_record)
+    monkeypatch.setattr(webhook_queries, "record_delivered", record_late)
+    async with running_receiver() as receiver:
+        endpoint, _ = await create_endpoint(hooks, program["id"], receiver.url)
+        event = await send_test(hooks, endpoint["id"])
+        await eventually(lambda: len(receiver.answered) == 1)
+        again = await hooks.data(REDELIVER, {"event": event["id"], "endpoint": None})
+        assert again["redeliverWebhookEvent"]["userErrors"] == []
+        redelivered.set()
+        await eventually(lambda: len(receiver.answered) == 2)
+        assert receiver.answered[1].headers["webhook-id"] == event["id"]
+
+
 async def test_a_refused_change_writes_no_event(hooks: GraphQLClient, database_url: str) -> None:
     program = await create_program(hooks)
     pid = program["id"]

@@ -318,7 +318,7 @@ async def record_attempt(
     again at next_attempt_at, or FAILED when that is None. A failure also extends the
     endpoint's streak of failures, disabling it once the streak is disable_after long; a
     success ends the streak. Nothing happens when the claim was lost (its lease passed and
-    another worker claimed the delivery again): False then."""
+    another worker claimed the delivery again, or a redelivery released it): False then."""
     done = await conn.fetchval(
         """
         WITH delivery AS (
@@ -329,7 +329,7 @@ async def record_attempt(
                 delivered_at = CASE WHEN $5::text IS NULL THEN $3::timestamptz END,
                 leased_until = NULL,
                 last_status_code = $4::int, last_error = $5, last_latency_ms = $7::int
-            WHERE id = $1 AND attempts = $2
+            WHERE id = $1 AND attempts = $2 AND leased_until IS NOT NULL
             RETURNING id, endpoint_id
         ), attempt AS (
             INSERT INTO webhook_attempt (delivery_id, attempted_at, status_code, latency_ms, error)
@@ -390,8 +390,8 @@ class Delivered:
 async def record_delivered(conn: Connection | Pool, delivered: Sequence[Delivered]) -> int:
     """Log successful attempts and mark their deliveries DELIVERED, in one statement; a
     success also ends its endpoint's streak of failures (one that began before it). Claims
-    that were lost (their lease passed and another worker claimed the delivery again) are
-    left out; how many were recorded."""
+    that were lost (their lease passed and another worker claimed the delivery again, or a
+    redelivery released it) are left out; how many were recorded."""
     if not delivered:
         return 0
     count: int = await conn.fetchval(
@@ -406,6 +406,8 @@ async def record_delivered(conn: Connection | Pool, delivered: Sequence[Delivere
                 leased_until = NULL, last_status_code = done.status_code, last_error = NULL,
                 last_latency_ms = done.latency_ms
             FROM done WHERE w.id = done.id AND w.attempts = done.attempt
+              -- A redelivery releases the lease: the claim's late success is not its.
+              AND w.leased_until IS NOT NULL
             RETURNING w.id, w.endpoint_id, done.attempted_at, done.status_code, done.latency_ms
         ), attempt AS (
             INSERT INTO webhook_attempt (delivery_id, attempted_at, status_code, latency_ms)
