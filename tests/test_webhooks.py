@@ -333,8 +333,14 @@ async def test_failures_are_retried_with_backoff_and_logged(
         clock.advance(worker, timedelta(seconds=20))
         await eventually(lambda: len(receiver.answered) == 1)
         settled = await _settled_log(hooks, endpoint["id"], attempts=3)
-        # The success ended the endpoint's streak of failures.
-        assert settled["failingSince"] is None
+
+        # The success ended the endpoint's streak of failures. The endpoint is read before
+        # its deliveries (two statements): read again until the first is past the success.
+        async def streak_ended() -> bool:
+            settled.update(await log(hooks, endpoint["id"]))
+            return settled["failingSince"] is None
+
+        await eventually(streak_ended, state=lambda: settled["failingSince"])
         final = settled["deliveries"]
         node = final["edges"][0]["node"]
         assert node["status"] == "DELIVERED"
