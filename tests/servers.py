@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -67,7 +69,13 @@ async def running_server(
         base = f"http://127.0.0.1:{port}"
         try:
             await wait_healthy(base, process, log_path, workers)
-            yield base
+            try:
+                yield base
+            except httpx.TimeoutException as error:
+                # A request that hangs says where: each process's threads, and the log.
+                error.add_note(await asyncio.to_thread(stacks, process.pid))
+                error.add_note(await _tail(log_path))
+                raise
         finally:
             if process.returncode is None:
                 process.terminate()
@@ -103,6 +111,21 @@ async def wait_healthy(
                 pass
             await asyncio.sleep(0.05)
     raise AssertionError(f"rujuk serve did not become healthy: {await _tail(log)}")
+
+
+def stacks(pid: int) -> str:
+    """What every thread of the process and its children runs now (py-spy, a test tool)."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        return "py-spy not installed: no stacks"
+    dump = subprocess.run(
+        [spy, "dump", "--pid", str(pid), "--subprocesses"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return f"py-spy dump --subprocesses:\n{dump.stdout}{dump.stderr}"
 
 
 async def _tail(log: Path) -> str:

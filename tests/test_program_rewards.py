@@ -77,11 +77,13 @@ async def assert_book_is_ledger(runtime: Runtime, pid: int) -> None:
         pid,
     )
     assert book.held == {r[0]: set(r[1]) for r in held}
-    if book.monthly is not None:
-        assert book.zone is not None
+    if book.zone is not None:
+        kept = {}
         async with runtime.pool.acquire() as conn:
-            usage = await purchase_queries.monthly_usage(conn, pid, book.zone)
-        assert book.monthly == {(b, m): used for b, m, used in usage}
+            for month in book.months:
+                usage = await purchase_queries.monthly_usage(conn, pid, book.zone, month)
+                kept.update({(b, month): used for b, used in usage})
+        assert book.monthly == kept
 
 
 async def test_monthly_cap_across_the_end_of_a_month_in_jakarta(
@@ -272,3 +274,34 @@ async def test_two_workers_and_a_restart_price_from_the_same_book(
             ("c0", C, 1, "0.1", "300")
         ]
         await assert_book_is_ledger(runtime_c, number(pid))
+
+
+async def test_after_a_restart_a_capped_purchase_reads_only_its_own_month(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The monthly usage is read from the ledger a month at a time, when a purchase of that
+    month first needs it: a long ledger is not read whole under the program's lock."""
+    jan, feb = "2026-01-20T10:00:00+07:00", "2026-02-10T10:00:00+07:00"
+    async with worker(database_url, tmp_path / "a") as (gql, _):
+        program = await create_program(
+            gql,
+            tiers=[{"name": "B", "levelRates": ["0.1"]}],
+            refereeReward="0",
+            monthlyCapPerReferrer="1000",
+            timeZone="Asia/Jakarta",
+        )
+        pid = program["id"]
+        await chain(gql, pid, 2)
+        assert await bought(gql, pid, "c1", "o1", "8000", jan) == [("c0", C, 1, "0.1", "800")]
+        assert await bought(gql, pid, "c1", "o2", "5000", feb) == [("c0", C, 1, "0.1", "500")]
+    async with worker(database_url, tmp_path / "b") as (gql, runtime):
+        book = runtime.graphs.graph(number(pid)).book
+        assert book.months == set()
+        # February: 500 of 1000 used, so 600 raw pays 500.
+        assert await bought(gql, pid, "c1", "o3", "6000", feb) == [("c0", C, 1, "0.1", "500")]
+        january, february = 2026 * 12 + 0, 2026 * 12 + 1
+        assert book.months == {february}
+        # January, read now: 800 used, so 300 raw pays 200.
+        assert await bought(gql, pid, "c1", "o4", "3000", jan) == [("c0", C, 1, "0.1", "200")]
+        assert book.months == {january, february}
+        await assert_book_is_ledger(runtime, number(pid))

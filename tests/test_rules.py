@@ -80,6 +80,13 @@ class Shop:
 
     def buy(self, cid: int, amount: str, at: datetime = T0) -> list[tuple[object, ...]]:
         """Record a purchase; its rewards as (beneficiary, kind, level, amount)."""
+        zone, month = self.rules.time_zone, month_of(at, self.rules.time_zone)
+        if self.rules.monthly_cap_per_referrer is not None and not self.book.keeps_month(
+            zone, month
+        ):
+            # As the purchase writer does: the month read from the ledger (empty here, no
+            # purchase of that month before it: this book has seen them all).
+            self.book.keep_month(zone, month, [])
         eligible, drafts = purchase_rewards(self.graph, self.rules, cid, D(amount), at)
         record_purchase(self.graph, cid, D(amount), eligible, created(drafts, at))
         return [(d.beneficiary_id, d.kind, d.level, d.amount) for d in drafts]
@@ -226,7 +233,6 @@ def test_purchase_limit_counts_a_refunded_purchase_among_the_earlier_ones() -> N
 def test_monthly_cap_month_boundary_in_jakarta_at_2359_and_0000_local() -> None:
     rules = program(monthly_cap_per_referrer=D(1000), referee_reward=D(0), time_zone="Asia/Jakarta")
     shop = Shop(rules).chain(2)
-    shop.book.keep_months("Asia/Jakarta", [])
     jakarta = timedelta(hours=7)
     at_2359 = datetime(2026, 1, 31, 23, 59, tzinfo=UTC) - jakarta  # 16:59 UTC
     at_0000 = datetime(2026, 2, 1, 0, 0, tzinfo=UTC) - jakarta  # 17:00 UTC, January in UTC
@@ -243,7 +249,6 @@ def test_monthly_cap_month_boundary_in_jakarta_at_2359_and_0000_local() -> None:
 def test_monthly_cap_reached_mid_purchase_per_beneficiary() -> None:
     rules = program(monthly_cap_per_referrer=D(120), referee_reward=D(0))
     shop = Shop(rules).chain(3)
-    shop.book.keep_months(rules.time_zone, [])
     assert shop.buy(3, "1000") == [(2, C, 1, D(100)), (1, C, 2, D(50))]
     # 2 has 20 left of 120, 1 has 70: the per-purchase cap (30% = 300) cuts nothing.
     assert shop.buy(3, "1000") == [(2, C, 1, D(20)), (1, C, 2, D(50))]
@@ -253,7 +258,6 @@ def test_monthly_cap_reached_mid_purchase_per_beneficiary() -> None:
 def test_monthly_cap_in_a_zone_with_daylight_saving() -> None:
     rules = program(monthly_cap_per_referrer=D(100), referee_reward=D(0), time_zone="Europe/Berlin")
     shop = Shop(rules).chain(2)
-    shop.book.keep_months("Europe/Berlin", [])
     # 2026-03-31 23:30 CEST (UTC+2) is March; 2026-10-31 23:30 CET (UTC+1) is October.
     march = datetime(2026, 3, 31, 21, 30, tzinfo=UTC)
     assert shop.buy(2, "1000", march) == [(1, C, 1, D(100))]
@@ -428,7 +432,7 @@ def test_a_reward_of_a_kind_no_rule_knows_is_an_error_not_a_zero() -> None:
 
 def test_the_book_follows_changes_and_undoes_them() -> None:
     book = RewardBook()
-    book.keep_months("Asia/Jakarta", [(7, month_of(T0, "Asia/Jakarta"), D(40))])
+    book.keep_month("Asia/Jakarta", month_of(T0, "Asia/Jakarta"), [(7, D(40))])
     new = [RewardChange(7, C, T0, D(60), D(60)), RewardChange(7, M, T0, D(500), D(500), 3)]
     book.purchase(9, True)
     book.change(new)
@@ -439,5 +443,7 @@ def test_the_book_follows_changes_and_undoes_them() -> None:
     assert book.used(7, month_of(T0, "Asia/Jakarta")) == D(40)
     assert not book.holds(7, 3)
     assert book.eligible_purchases(9) == 0
-    book.forget_months()
-    assert not book.keeps_months_in("Asia/Jakarta")
+    book.follow_zone("Asia/Jakarta")
+    assert book.keeps_month("Asia/Jakarta", month_of(T0, "Asia/Jakarta"))
+    book.follow_zone("Europe/Berlin")
+    assert not book.keeps_month("Asia/Jakarta", month_of(T0, "Asia/Jakarta"))

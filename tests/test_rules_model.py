@@ -117,19 +117,24 @@ class PureRunner:
                 )
         return changes
 
-    def keep_months(self) -> None:
-        """What the purchase writer does under the lock when the book lacks the monthly
-        usage its rules need: read it from the ledger."""
+    def keep_months(self, at: datetime) -> None:
+        """What the purchase writer does under the lock when the book lacks the month of a
+        purchase that its monthly cap reads: read that month's usage from the ledger."""
         zone = self.program.time_zone
-        if self.program.monthly_cap_per_referrer is None or self.graph.book.keeps_months_in(zone):
+        month = month_of(at, zone)
+        if self.program.monthly_cap_per_referrer is None or self.graph.book.keeps_month(
+            zone, month
+        ):
             return
-        usage: dict[tuple[int, int], Decimal] = {}
+        usage: dict[int, Decimal] = {}
         for p in self.model.purchases.values():
+            if month_of(p.at, zone) != month:
+                continue
             for r in p.rewards:
                 if r.kind == COMMISSION:
-                    key = (self.ids[r.beneficiary], month_of(p.at, zone))
-                    usage[key] = usage.get(key, D(0)) + r.amount
-        self.graph.book.keep_months(zone, [(b, m, used) for (b, m), used in usage.items()])
+                    beneficiary = self.ids[r.beneficiary]
+                    usage[beneficiary] = usage.get(beneficiary, D(0)) + r.amount
+        self.graph.book.keep_month(zone, month, usage.items())
 
     def draft_row(self, d: RewardDraft) -> tuple[Any, ...]:
         row = (self.exts[d.beneficiary_id], d.kind, d.level, d.rate, d.tier, d.amount)
@@ -161,11 +166,11 @@ class PureRunner:
         self.program = program_of(self.fields, self.program.rules_version + 1)
         self.model.update(rules_of(change, self.model.rules))
         if self.program.time_zone != old_zone:
-            self.graph.book.forget_months()
+            self.graph.book.follow_zone(self.program.time_zone)
 
     def purchase(self, ext: str, order: str, amount: Decimal, at: datetime) -> None:
         new = order not in self.model.purchases and ext in self.model.customers
-        self.keep_months()  # from the ledger before this purchase
+        self.keep_months(at)  # from the ledger before this purchase
         error, expected = self.model.record(ext, order, amount, at)
         if not new or error is not None:
             return
@@ -244,14 +249,14 @@ class PureRunner:
             assert book.eligible_purchases(cid) == eligible, ext
             for threshold in range(1, 4):
                 assert book.holds(cid, threshold) == self.model.holds(ext, threshold), ext
-        if book.monthly is not None:
+        if book.zone is not None:
             zone = book.zone
-            assert zone is not None
             expected: dict[tuple[int, int], Decimal] = {}
             for p in self.model.purchases.values():
                 for r in p.rewards:
-                    if r.kind == COMMISSION and r.amount:
-                        key = (self.ids[r.beneficiary], month_of(p.at, zone))
+                    month = month_of(p.at, zone)
+                    if r.kind == COMMISSION and r.amount and month in book.months:
+                        key = (self.ids[r.beneficiary], month)
                         expected[key] = expected.get(key, D(0)) + r.amount
             assert book.monthly == expected
 

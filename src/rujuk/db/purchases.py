@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,9 @@ from rujuk.db.events import GRAPH_CHANNEL
 from rujuk.db.pool import Connection, Pool
 from rujuk.records import Purchase, Reward
 from rujuk.vocabulary import RewardStatus
+
+# Wider than any time zone's offset from UTC (at most 14 hours).
+MONTH_MARGIN = timedelta(days=1)
 
 PURCHASE_COLUMNS = (
     "id, program_id, customer_id, order_id, amount, refunded_amount, occurred_at, rules_version,"
@@ -278,24 +281,33 @@ async def first_paying_purchase(conn: Connection, customer_id: int) -> Purchase 
 
 
 async def monthly_usage(
-    conn: Connection, program_id: int, zone: str
-) -> list[tuple[int, int, Decimal]]:
-    """Per (beneficiary, month as year * 12 + month - 1 in the time zone of the purchase's
-    time), the current amount of the program's commissions: the monthly cap's usage."""
+    conn: Connection, program_id: int, zone: str, month: int
+) -> list[tuple[int, Decimal]]:
+    """Per beneficiary, the current amount of the program's commissions of purchases made in
+    one month (year * 12 + month - 1) of the time zone: the monthly cap's usage."""
+    year, index = divmod(month, 12)
+    # Bounds in UTC a day wider than any zone's offset, for the index on the purchase's
+    # time; the month in the zone decides.
+    after = datetime(year, index + 1, 1, tzinfo=UTC) - MONTH_MARGIN
+    year_next, index_next = divmod(month + 1, 12)
+    before = datetime(year_next, index_next + 1, 1, tzinfo=UTC) + MONTH_MARGIN
     rows = await conn.fetch(
         """
-        SELECT r.beneficiary_id,
-               (extract(year FROM p.occurred_at AT TIME ZONE $2) * 12
-                + extract(month FROM p.occurred_at AT TIME ZONE $2) - 1)::int AS month,
-               sum(r.amount) AS used
-        FROM reward r JOIN purchase p ON p.id = r.purchase_id
-        WHERE r.program_id = $1 AND r.kind = 'REFERRER_COMMISSION' AND r.amount > 0
-        GROUP BY 1, 2
+        SELECT r.beneficiary_id, sum(r.amount) AS used
+        FROM purchase p JOIN reward r ON r.purchase_id = p.id
+        WHERE p.program_id = $1 AND p.occurred_at >= $3 AND p.occurred_at < $4
+          AND (extract(year FROM p.occurred_at AT TIME ZONE $2) * 12
+               + extract(month FROM p.occurred_at AT TIME ZONE $2) - 1) = $5
+          AND r.kind = 'REFERRER_COMMISSION' AND r.amount > 0
+        GROUP BY 1
         """,
         program_id,
         zone,
+        after,
+        before,
+        month,
     )
-    return [(r["beneficiary_id"], r["month"], r["used"]) for r in rows]
+    return [(r["beneficiary_id"], r["used"]) for r in rows]
 
 
 async def purchase_rewards(conn: Connection | Pool, purchase_ids: list[int]) -> list[Reward]:

@@ -80,9 +80,7 @@ class Replicator:
             graph.book.change(event.rewards)
         elif isinstance(event, ProgramUpdated):
             self.cache.remember(event.program)
-            if not graph.book.keeps_months_in(event.program.time_zone):
-                # Months counted in another zone: read again by the next capped purchase.
-                graph.book.forget_months()
+            graph.book.follow_zone(event.program.time_zone)
         else:
             raise ValueError(f"unknown graph event {event!r}")
         graph.version = version

@@ -11,9 +11,11 @@ Three figures of rewards.md v2 would otherwise cost a database read per purchase
   purchase's time falls in that month (a REVERSED reward's amount is 0, so it counts 0).
 
 The first two are loaded with the graph at start-up (db/graph_load.py). The monthly usage is
-kept only for a program whose rules have a monthly cap, in the time zone of those rules: it
-is read from the ledger, under the program's lock, by the first purchase that needs it (and
-again after the time zone changes), so a program without a cap pays nothing for it.
+kept only for a program whose rules have a monthly cap, in the time zone of those rules, and
+only for the months its purchases fall in: a month is read from the ledger, under the
+program's lock, by the first purchase of that month that needs it (and again after the time
+zone changes). A program without a cap pays nothing for it, and one with a cap reads one
+month (the current one, as a rule) however long its ledger has grown.
 
 Every graph event that changes a reward's amount carries the change (graph/events.py), and
 applying the event applies it here: new rewards (purchase_recorded, and the milestone
@@ -70,8 +72,9 @@ class RewardBook:
 
     eligible: dict[int, int] = field(default_factory=dict)
     held: dict[int, set[int]] = field(default_factory=dict)
-    # (beneficiary, month) -> used; None until read for `zone`.
-    monthly: dict[tuple[int, int], Decimal] | None = None
+    # (beneficiary, month) -> used, for the months read from the ledger in `zone`.
+    monthly: dict[tuple[int, int], Decimal] = field(default_factory=dict)
+    months: set[int] = field(default_factory=set)
     zone: str | None = None
 
     # What the rules read -----------------------------------------------------------------
@@ -85,26 +88,39 @@ class RewardBook:
         held = self.held.get(customer_id)
         return held is not None and threshold in held
 
-    def keeps_months_in(self, zone: str) -> bool:
-        """Whether the monthly usage is here, counted in months of this time zone."""
-        return self.monthly is not None and self.zone == zone
+    def keeps_month(self, zone: str, month: int) -> bool:
+        """Whether the month's usage is here, counted in months of this time zone."""
+        return self.zone == zone and month in self.months
 
     def used(self, beneficiary_id: int, month: int) -> Decimal:
         """The beneficiary's commissions of purchases in that month, as they stand."""
-        assert self.monthly is not None, "the monthly usage is read before it is used"
+        assert month in self.months, "the month's usage is read before it is used"
         return self.monthly.get((beneficiary_id, month), ZERO)
 
     # What changes it ---------------------------------------------------------------------
 
-    def keep_months(self, zone: str, usage: Iterable[tuple[int, int, Decimal]]) -> None:
-        """Start keeping the monthly usage in this time zone, from the ledger's
-        (beneficiary, month, used) as it stands at the graph's version."""
-        self.monthly = {(b, m): used for b, m, used in usage if used}
-        self.zone = zone
+    def keep_month(self, zone: str, month: int, usage: Iterable[tuple[int, Decimal]]) -> None:
+        """Start keeping one month's usage in this time zone, from the ledger's (beneficiary,
+        used) of that month as it stands at the graph's version (months kept in another
+        zone are forgotten)."""
+        if self.zone != zone:
+            self.forget_months()
+            self.zone = zone
+        self.months.add(month)
+        for beneficiary_id, used in usage:
+            if used:
+                self.monthly[(beneficiary_id, month)] = used
+
+    def follow_zone(self, zone: str) -> None:
+        """The program's rules now count months in this time zone: months kept in another
+        are forgotten (read again by the next capped purchase of each)."""
+        if self.zone is not None and self.zone != zone:
+            self.forget_months()
 
     def forget_months(self) -> None:
-        """Stop keeping the monthly usage (the program's time zone changed)."""
-        self.monthly = None
+        """Stop keeping any month's usage."""
+        self.monthly.clear()
+        self.months.clear()
         self.zone = None
 
     def purchase(self, customer_id: int, eligible: bool, sign: int = 1) -> None:
@@ -117,14 +133,18 @@ class RewardBook:
         """Rewards were created or changed (sign -1: undo those changes)."""
         for c in changes:
             if c.kind == REFERRER_COMMISSION:
-                monthly, zone = self.monthly, self.zone
-                if monthly is not None and zone is not None:
-                    key = (c.beneficiary_id, month_of(c.occurred_at, zone))
-                    used = monthly.get(key, ZERO) + sign * c.delta
+                zone = self.zone
+                if zone is None:
+                    continue
+                month = month_of(c.occurred_at, zone)
+                # A month not read yet is read whole from the ledger, this change included.
+                if month in self.months:
+                    key = (c.beneficiary_id, month)
+                    used = self.monthly.get(key, ZERO) + sign * c.delta
                     if used:
-                        monthly[key] = used
+                        self.monthly[key] = used
                     else:
-                        monthly.pop(key, None)
+                        self.monthly.pop(key, None)
             elif c.kind == MILESTONE_BONUS and c.milestone is not None:
                 # Earned: it is held; reversed: it is not. Undone: the other way round.
                 holds = (c.amount > 0) if sign > 0 else (c.amount == 0)

@@ -26,6 +26,7 @@ from rujuk.db.purchases import NewPurchase
 from rujuk.errors import DomainError, ServiceUnavailable
 from rujuk.graph.events import PurchaseRecorded, book_json
 from rujuk.graph.referral_graph import ReferralGraph
+from rujuk.graph.reward_book import month_of
 from rujuk.graph.rules import RewardChange, created, purchase_rewards, record_purchase
 from rujuk.graph.writes import GraphWrites
 from rujuk.group_commit import GroupCommit
@@ -114,7 +115,7 @@ class PurchaseWriter:
         # not one the graph reached while this write awaited (another worker's purchase of
         # the same customer would be missed: a second welcome reward).
         priced_at = graph.version
-        if not _months_kept(graph, program):
+        if _months_missing(graph, program, pending):
             return _Unlocked.NEEDS_LOCK
         batch = _Batch(graph, program, {})
         batch.price(pending)
@@ -157,14 +158,13 @@ class PurchaseWriter:
             program = write.program
             self._graphs.remember(program)
             graph = write.graph
-            if not _months_kept(graph, program):
-                # Once per program (and per change of its time zone): the monthly cap's
-                # usage read from the ledger as it stands at the locked version, then kept
-                # by the graph events (graph/reward_book.py).
-                zone = program.time_zone
-                graph.book.keep_months(
-                    zone, await purchase_queries.monthly_usage(conn, program.id, zone)
-                )
+            zone = program.time_zone
+            for month in _months_missing(graph, program, pending):
+                # Once per month of the program (and per change of its time zone): the
+                # monthly cap's usage read from the ledger as it stands at the locked
+                # version, then kept by the graph events (graph/reward_book.py).
+                usage = await purchase_queries.monthly_usage(conn, program.id, zone, month)
+                graph.book.keep_month(zone, month, usage)
             # After the lock: every purchase committed before it is seen.
             recorded = await purchase_queries.find_purchases(
                 conn, program.id, [p.order_id for p in pending]
@@ -192,9 +192,16 @@ class PurchaseWriter:
         return batch.outcomes(stored, rewards)
 
 
-def _months_kept(graph: ReferralGraph, program: Program) -> bool:
-    """Whether the graph's book has what the program's monthly cap reads (if it has one)."""
-    return program.monthly_cap_per_referrer is None or graph.book.keeps_months_in(program.time_zone)
+def _months_missing(
+    graph: ReferralGraph, program: Program, pending: Sequence[PendingPurchase]
+) -> set[int]:
+    """The months of the purchases whose usage the program's monthly cap reads and the
+    graph's book does not keep yet (none without a cap)."""
+    if program.monthly_cap_per_referrer is None:
+        return set()
+    zone, book = program.time_zone, graph.book
+    months = {month_of(p.occurred_at, zone) for p in pending}
+    return {m for m in months if not book.keeps_month(zone, m)}
 
 
 def _transaction(conn: Connection, wanted: bool) -> AbstractAsyncContextManager[object]:
