@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -248,3 +250,38 @@ async def test_garbage_collections_are_timed_by_generation(http: httpx.AsyncClie
     for generation in ("0", "2"):
         assert delta(before, after, "rujuk_gc_pause_seconds_count", generation=generation) >= 1
         assert delta(before, after, "rujuk_gc_pause_seconds_sum", generation=generation) > 0
+
+
+# With several workers, prometheus_client keeps every value in a file under one lock per
+# process; a collection (here one at each allocation) starts while the lock is held.
+COLLECTING_WHILE_METRICS_LOCK = """
+import gc
+from prometheus_client import values
+from rujuk import metrics
+assert values.ValueClass.__name__ == "MultiProcessValue" or values.ValueClass._multiprocess
+undo = metrics.observe_collections()
+gc.set_threshold(1, 1, 1)
+for program in range(500):
+    metrics.graph_version(program, 1)
+gc.set_threshold(700, 10, 10)
+metrics.record_collections()
+undo()
+print(sum(s.value for m in metrics.GC_PAUSES.collect() for s in m.samples
+          if s.name.endswith("_count")))
+"""
+
+
+def test_a_collection_while_a_metric_is_written_does_not_deadlock(tmp_path: Path) -> None:
+    """The collector's callback used to observe a histogram: with --workers N, a collection
+    that started inside prometheus_client's lock (a new label's first value) waited for
+    that lock forever, and the worker stopped answering (CI: a request timed out after 30 s)."""
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTING_WHILE_METRICS_LOCK],
+        env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=30,  # under a second when it works; before the fix it never ended
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) > 100  # collections were timed, and recorded afterwards

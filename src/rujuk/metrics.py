@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -121,20 +122,35 @@ GC_PAUSES = Histogram(
 )
 
 
+# Collections timed and not yet recorded, as (generation, seconds). The collector's callback
+# only appends here: prometheus_client's values take a lock (one per process with several
+# workers), and a collection can start in this very thread while it holds that lock (a
+# metric's first use allocates under it), so a callback that observed a metric waited for
+# itself forever. record_collections empties it, from the loop, at each sample and scrape.
+_pauses: deque[tuple[int, float]] = deque(maxlen=10_000)
+
+
 def observe_collections() -> Callable[[], None]:
-    """Time every garbage collection of this process into GC_PAUSES (a full one can stop
+    """Time every garbage collection of this process for GC_PAUSES (a full one can stop
     the event loop for milliseconds: a cause of latency spikes); the undo."""
-    children = [GC_PAUSES.labels(str(generation)) for generation in range(3)]
     started = [0.0]
 
     def callback(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             started[0] = time.perf_counter()
         else:
-            children[info["generation"]].observe(time.perf_counter() - started[0])
+            _pauses.append((info["generation"], time.perf_counter() - started[0]))
 
     gc.callbacks.append(callback)
     return lambda: gc.callbacks.remove(callback)
+
+
+def record_collections() -> None:
+    """Record the collections timed since the last call into GC_PAUSES."""
+    children = [GC_PAUSES.labels(str(generation)) for generation in range(3)]
+    while _pauses:
+        generation, seconds = _pauses.popleft()
+        children[generation].observe(seconds)
 
 
 def record_request(operation: str, outcome: str, seconds: float) -> None:
@@ -200,9 +216,11 @@ def sample_pool(pool: Any) -> None:
 
 
 async def sample_forever(pool: Any) -> None:
-    """Sample the pool once a second (other workers' figures reach a scrape this way)."""
+    """Sample the pool and record the collections once a second (other workers' figures
+    reach a scrape this way)."""
     while True:
         sample_pool(pool)
+        record_collections()
         await asyncio.sleep(SAMPLE_SECONDS)
 
 

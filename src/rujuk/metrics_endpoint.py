@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from rujuk.db import events as event_queries
-from rujuk.metrics import DATABASE_SECONDS, exposition, sample_pool
+from rujuk.metrics import DATABASE_SECONDS, exposition, record_collections, sample_pool
 
 logger = logging.getLogger("rujuk.metrics")
 
@@ -46,6 +46,7 @@ def endpoint(token: str | None) -> Callable[[Request], Awaitable[Response]]:
             logger.warning("metrics: graph versions unreadable (%s)", type(error).__name__)
         # After the query, which is not one of the pool's users to report.
         sample_pool(pool)
+        record_collections()
         return Response(exposition(database), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
