@@ -1,5 +1,6 @@
-"""`python -m bench.mixed_ab BEFORE AFTER`: the mixed load (bench/mixed.lua) on one seeded
-database against `rujuk serve -w1` from two checkouts in turn, BEFORE, AFTER, BEFORE, ...
+"""`python -m bench.mixed_ab BEFORE AFTER`: the mixed load (bench/mixed.lua), or with
+`--load purchase` recordPurchase alone (bench/purchase.lua), on one seeded database against
+`rujuk serve -w1` from two checkouts in turn, BEFORE, AFTER, BEFORE, ...
 
 BEFORE and AFTER are checkouts' root folders (a `git worktree` or `git archive | tar -x`):
 each server runs with PYTHONPATH=ROOT/src, everything else from this one. On a machine
@@ -43,11 +44,12 @@ class Load:
     token: str
     externals: list[str]
     viewers: Path
+    kind: str = "graphql-mixed"
 
     def run(self, run: str, seconds: float) -> dict[str, float]:
         """wrk's summary of one window."""
         return servers.load(
-            "graphql-mixed",
+            self.kind,
             self.port,
             "/",
             self.externals,
@@ -100,7 +102,14 @@ def _run(args: argparse.Namespace) -> None:
                                 port, seeded.partner_token, seeded.viewer_ids, viewers
                             )
 
-                        load = Load(port, program, seeded.partner_token, externals, viewers)
+                        load = Load(
+                            port,
+                            program,
+                            seeded.partner_token,
+                            externals,
+                            viewers,
+                            f"graphql-{args.load}",
+                        )
                         load.run(f"{name}{k}-warm", args.warm_up)
                         before = servers.activity(url, port, process.pid)
                         result = load.run(f"{name}{k}", args.duration)
@@ -122,6 +131,9 @@ def main() -> None:
     parser.add_argument("before", type=Path, help="root of the checkout measured first")
     parser.add_argument("after", type=Path, help="root of the checkout measured second")
     parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument(
+        "--load", choices=("mixed", "purchase"), default="mixed", help="what the clients send"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="before/after pairs")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds measured")
     parser.add_argument("--warm-up", type=float, default=5.0)

@@ -35,6 +35,7 @@ class Transport(asyncio.Transport):
         super().__init__()
         self.closed = False
         self.written = b""
+        self.writes: list[bytes] = []
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
@@ -49,10 +50,20 @@ class Transport(asyncio.Transport):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += bytes(data)
+        self.writes.append(bytes(data))
 
 
-def connection(protocol: type[HttpToolsProtocol]) -> tuple[HttpToolsProtocol, Transport]:
-    config = Config(app=app, http=protocol, timeout_keep_alive=5, log_level="warning")
+async def streaming(scope: Any, receive: Any, send: Any) -> None:
+    headers = [(b"content-type", b"text/plain")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await asyncio.sleep(0.05)
+    await send({"type": "http.response.body", "body": b"late"})
+
+
+def connection(
+    protocol: type[HttpToolsProtocol], application: Any = app
+) -> tuple[HttpToolsProtocol, Transport]:
+    config = Config(app=application, http=protocol, timeout_keep_alive=5, log_level="warning")
     config.load()
     connected = protocol(config=config, server_state=ServerState(), app_state={})
     transport = Transport()
@@ -92,6 +103,47 @@ async def test_a_request_during_the_drain_is_answered_with_connection_close() ->
     assert transport.written.startswith(b"HTTP/1.1 204 ")
     assert b"connection: close" in transport.written.lower()
     assert transport.closed
+
+
+async def answered(transport: Transport, ending: bytes) -> None:
+    for _ in range(100):
+        if transport.written.endswith(ending):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(transport.written)
+
+
+async def test_uvicorn_writes_the_headers_and_the_body_apart() -> None:
+    # Why the transport is wrapped: two writes, two segments, for one small answer.
+    protocol, transport = connection(HttpToolsProtocol)
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: rujuk\r\n\r\n")
+    await answered(transport, b"\r\n\r\n")
+    await asyncio.sleep(0.01)
+    assert len(transport.writes) == 2
+
+
+async def test_an_answer_is_one_write_headers_and_body() -> None:
+    protocol, transport = connection(DrainingHttpProtocol)
+    for _ in range(2):  # keep-alive: each response of the connection
+        protocol.data_received(b"GET / HTTP/1.1\r\nHost: rujuk\r\n\r\n")
+        count = len(transport.writes)
+        await answered(transport, b"\r\n\r\n")
+        await asyncio.sleep(0.01)
+        assert len(transport.writes) == count + 1
+        assert transport.writes[-1].startswith(b"HTTP/1.1 204 ")
+
+
+async def test_headers_go_out_at_once_when_the_body_comes_later() -> None:
+    protocol, transport = connection(DrainingHttpProtocol, streaming)
+    protocol.data_received(b"GET / HTTP/1.1\r\nHost: rujuk\r\n\r\n")
+    for _ in range(100):
+        if transport.writes:
+            break
+        await asyncio.sleep(0.001)
+    assert transport.writes[0].startswith(b"HTTP/1.1 200 ")
+    assert b"late" not in transport.written  # the headers alone, before the body
+    await answered(transport, b"0\r\n\r\n")
+    assert b"late" in transport.written
 
 
 def test_the_server_ends_normally_after_the_signal_it_handled() -> None:
