@@ -51,7 +51,7 @@ class Load:
         return servers.load(
             self.kind,
             self.port,
-            "/",
+            "/" if self.kind.endswith("-mixed") else "/graphql",
             self.externals,
             run,
             program=self.program,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -48,6 +49,12 @@ class CustomerToken:
 def token_hash(token: str) -> bytes:
     """What is stored of an API token: its SHA-256."""
     return hashlib.sha256(token.encode()).digest()
+
+
+@functools.lru_cache(maxsize=1)
+def _admin_hash(admin_token: str) -> bytes:
+    """RUJUK_ADMIN_TOKEN's hash, taken once rather than at every request."""
+    return token_hash(admin_token)
 
 
 async def create_api_token(
@@ -162,9 +169,9 @@ async def caller_for(runtime: Runtime, authorization: str | None) -> Caller:
     if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
         raise Unauthenticated("the Authorization header must be `Bearer <token>`")
     admin = runtime.settings.admin_token
-    if admin is not None and hmac.compare_digest(token_hash(token), token_hash(admin)):
-        return Caller(Principal(Role.ADMIN))
     key = token_hash(token)
+    if admin is not None and hmac.compare_digest(key, _admin_hash(admin)):
+        return Caller(Principal(Role.ADMIN))
     known = runtime.callers.get(key)
     if known is not None:
         return Caller(known)
