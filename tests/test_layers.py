@@ -35,9 +35,9 @@ def lint_imports(src: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_contracts_are_the_layers_the_domain_and_no_cycles() -> None:
+def test_the_contracts_are_the_layers_the_domain_the_driver_and_no_cycles() -> None:
     found = contracts()
-    assert set(found) == {"layers", "domain", "acyclic"}
+    assert set(found) == {"layers", "domain", "driver", "acyclic"}
     assert found["layers"]["layers"] == [
         "rujuk.cli",
         "rujuk.lifecycle",
@@ -54,6 +54,8 @@ def test_the_contracts_are_the_layers_the_domain_and_no_cycles() -> None:
     ]
     forbidden = set(found["domain"]["forbidden_modules"])  # type: ignore[call-overload]
     assert {"strawberry", "graphql", "starlette", "asyncpg", "rujuk.db"} <= forbidden
+    assert found["driver"]["forbidden_modules"] == ["asyncpg"]
+    assert "rujuk.services" in found["driver"]["source_modules"]  # type: ignore[operator]
 
 
 def test_make_lint_runs_the_contracts() -> None:
@@ -76,6 +78,8 @@ def test_the_code_keeps_the_contracts(tmp_path: Path) -> None:
         # The in-memory graph depending on the GraphQL library, or on the database.
         ("graph/referral_graph.py", "import strawberry", "The domain knows neither"),
         ("graph/referral_graph.py", "from rujuk.db import pool", "The domain knows neither"),
+        # A service naming the driver's exceptions instead of db/'s.
+        ("services/purchase_writer.py", "import asyncpg", "Only db/ speaks"),
         # Two modules outside the layers importing each other.
         ("metrics.py", "import rujuk.observe", "No import cycle"),
     ],

@@ -58,7 +58,8 @@ class DrainingHttpProtocol(HttpToolsProtocol):
 class CoalescingTransport:
     """One response's view of its connection: the status line and headers (the response's
     first write) go out with the body's first part, in one write, instead of a write and a
-    TCP segment of their own (that write was 8 % of a purchase's CPU). A body that does not
+    TCP segment of their own (measured on a minimal app under wrk: 59-64 µs of the server's
+    CPU per request against 67-73 µs, about 1 % of a purchase's). A body that does not
     follow within the same turn of the loop (a response that streams) finds the headers
     sent on the next turn."""
 

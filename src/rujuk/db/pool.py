@@ -63,6 +63,8 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 # Everything the driver raises when a statement or a connection fails, for the code above
 # db/ that holds a connection of its own (the LISTEN connections) and must survive it.
 DATABASE_ERROR: type[Exception] = asyncpg.PostgresError
+# A write that a unique key refused (an order recorded meanwhile, a code taken).
+UNIQUE_VIOLATION: type[Exception] = asyncpg.UniqueViolationError
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 T = TypeVar("T")
@@ -306,6 +308,24 @@ class SharedConnection:
                     future.cancel()
             if not isinstance(error, Exception):
                 raise
+
+
+# Text PostgreSQL refuses (NUL, lone surrogates) that a service did not catch first: the
+# client sent it, so it is bad input rather than an internal error.
+UNSTORABLE_TEXT = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+)
+
+
+def unstorable_text(error: BaseException | None) -> bool:
+    """Whether PostgreSQL (or the driver) refused text the client sent."""
+    if isinstance(error, UNSTORABLE_TEXT):
+        return True
+    # asyncpg wraps an unencodable string (a lone surrogate) in its client-side DataError.
+    return isinstance(error, asyncpg.exceptions.DataError) and isinstance(
+        error.__cause__ or error.__context__, UnicodeEncodeError
+    )
 
 
 def _reason(error: BaseException) -> str:

@@ -4,33 +4,15 @@ from __future__ import annotations
 
 import logging
 
-import asyncpg
 from graphql.error import GraphQLError
 
 from rujuk.compat.strawberry import InvalidOperationTypeError, OperationType
+from rujuk.db.pool import unstorable_text
 from rujuk.errors import RequestError
 
 logger = logging.getLogger("rujuk.errors")
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
-# Text PostgreSQL refuses (NUL, lone surrogates) that a service did not catch first: the
-# client sent it, so it is bad input rather than an internal error.
-UNSTORABLE_TEXT = (
-    asyncpg.exceptions.CharacterNotInRepertoireError,
-    asyncpg.exceptions.UntranslatableCharacterError,
-)
-
-
-def _unstorable_text(error: BaseException | None) -> bool:
-    """Whether PostgreSQL (or the driver) refused text the client sent."""
-    if isinstance(error, UNSTORABLE_TEXT):
-        return True
-    # asyncpg wraps an unencodable string (a lone surrogate) in its client-side DataError.
-    return isinstance(error, asyncpg.exceptions.DataError) and isinstance(
-        error.__cause__ or error.__context__, UnicodeEncodeError
-    )
-
-
 # What graphql-core and strawberry's limiters say, and the code each refusal gets.
 LIMIT_MESSAGES = (
     ("exceeds maximum operation depth", "QUERY_TOO_DEEP"),
@@ -74,7 +56,7 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         code = NOT_SUPPORTED
         subscription = original.operation_type is OperationType.SUBSCRIPTION
         message = SUBSCRIPTIONS_OVER_WEBSOCKET if subscription else OPERATIONS_OVER_HTTP
-    elif _unstorable_text(original):
+    elif unstorable_text(original):
         code, message = "INVALID_INPUT", "text must not contain NUL or characters UTF-8 cannot hold"
     elif isinstance(original, GraphQLError):
         code, message = "BAD_USER_INPUT", original.message

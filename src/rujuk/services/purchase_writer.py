@@ -18,10 +18,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
-import asyncpg
-
 from rujuk.db import purchases as purchase_queries
-from rujuk.db.pool import Connection, Pool
+from rujuk.db.pool import UNIQUE_VIOLATION, Connection, Pool
 from rujuk.db.purchases import NewPurchase
 from rujuk.errors import DomainError, ServiceUnavailable
 from rujuk.graph.events import PurchaseRecorded, book_json
@@ -139,7 +137,7 @@ class PurchaseWriter:
                         await self._outbox.write(
                             conn, program.id, purchase_events(stored), webhooks
                         )
-            except asyncpg.UniqueViolationError:
+            except UNIQUE_VIOLATION:
                 return _Unlocked.NEEDS_LOCK
             if stored is None:
                 return _Unlocked.STALE

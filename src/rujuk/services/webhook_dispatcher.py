@@ -27,12 +27,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-
 from rujuk import ids
 from rujuk.config import ConfigError
 from rujuk.db import webhooks as webhook_queries
-from rujuk.db.pool import Pool, connect
+from rujuk.db.pool import DATABASE_ERROR, Pool, RawConnection, connect
 from rujuk.errors import ServiceUnavailable
 from rujuk.services.webhook_client import AttemptFailed, WebhookClient
 from rujuk.services.webhook_events import Outbox
@@ -113,7 +111,7 @@ class WebhookDispatcher:
         self._queued: dict[int, deque[tuple[webhook_queries.Claim, float]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection[asyncpg.Record] | None = None
+        self._listener: RawConnection | None = None
         self._client = WebhookClient(USER_AGENT, TIMEOUT_SECONDS)
         # Successes waiting for the recorder, which the event wakes.
         self._delivered: list[webhook_queries.Delivered] = []
@@ -133,7 +131,7 @@ class WebhookDispatcher:
         """Listen for endpoint changes and new events, and start delivering."""
         try:
             await self._listen()
-        except (ConfigError, ServiceUnavailable, OSError, asyncpg.PostgresError) as exc:
+        except (ConfigError, ServiceUnavailable, OSError, DATABASE_ERROR) as exc:
             # Start serving anyway: a worker that starts during an outage (the second of
             # --workers 2, loading after the first) must not fail its start-up here, which
             # stops the whole server; each poll finds the work meanwhile.
