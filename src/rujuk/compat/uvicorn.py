@@ -47,12 +47,16 @@ class DrainingHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        if self.cycle is not None:
+        cycle = self.cycle
+        if cycle is None:
+            return
+        # A request to upgrade (WebSocket) makes no cycle: the last one is still there.
+        if not isinstance(cycle.transport, CoalescingTransport):
             # Duck-typed: the cycle writes, closes and asks is_closing, nothing else.
             coalescing = CoalescingTransport(self.transport, self.loop)
-            self.cycle.transport = cast(asyncio.Transport, coalescing)
-            if self.draining:
-                self.cycle.keep_alive = False
+            cycle.transport = cast(asyncio.Transport, coalescing)
+        if self.draining:
+            cycle.keep_alive = False
 
 
 class CoalescingTransport:
