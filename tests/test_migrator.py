@@ -179,3 +179,16 @@ async def test_the_program_rules_migration_keeps_existing_programs_and_purchases
             await conn.execute("DELETE FROM program_rules")
     finally:
         await conn.close()
+
+
+async def test_claiming_a_delivery_can_update_its_row_in_place(database_url: str) -> None:
+    """webhook_delivery keeps room in its pages (fillfactor), so that a claim, which
+    changes no indexed column, is a HOT update rather than a new entry in every index."""
+    conn = await connect(database_url)
+    try:
+        options = await conn.fetchval(
+            "SELECT reloptions FROM pg_class WHERE relname = 'webhook_delivery'"
+        )
+    finally:
+        await conn.close()
+    assert options == ["fillfactor=60"]
