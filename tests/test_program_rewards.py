@@ -86,9 +86,9 @@ async def assert_book_is_ledger(runtime: Runtime, pid: int) -> None:
         assert book.monthly == kept
 
 
-async def test_monthly_cap_across_the_end_of_a_month_in_jakarta(
-    app: Any, gql: GraphQLClient
-) -> None:
+async def capped_in_jakarta(gql: GraphQLClient) -> str:
+    """A program paying 10 % at one level, capped at 1,000 a month in Asia/Jakarta, with
+    the chain c0 <- c1; its id."""
     program = await create_program(
         gql,
         tiers=[{"name": "B", "levelRates": ["0.1"]}],
@@ -96,8 +96,15 @@ async def test_monthly_cap_across_the_end_of_a_month_in_jakarta(
         monthlyCapPerReferrer="1000",
         timeZone="Asia/Jakarta",
     )
-    pid = program["id"]
+    pid: str = program["id"]
     await chain(gql, pid, 2)
+    return pid
+
+
+async def test_monthly_cap_across_the_end_of_a_month_in_jakarta(
+    app: Any, gql: GraphQLClient
+) -> None:
+    pid = await capped_in_jakarta(gql)
     # 23:59 on 31 January in Jakarta: 800 of the 1000.
     assert await bought(gql, pid, "c1", "o1", "8000", "2026-01-31T23:59:00+07:00") == [
         ("c0", C, 1, "0.1", "800")
@@ -283,15 +290,7 @@ async def test_after_a_restart_a_capped_purchase_reads_only_its_own_month(
     month first needs it: a long ledger is not read whole under the program's lock."""
     jan, feb = "2026-01-20T10:00:00+07:00", "2026-02-10T10:00:00+07:00"
     async with worker(database_url, tmp_path / "a") as (gql, _):
-        program = await create_program(
-            gql,
-            tiers=[{"name": "B", "levelRates": ["0.1"]}],
-            refereeReward="0",
-            monthlyCapPerReferrer="1000",
-            timeZone="Asia/Jakarta",
-        )
-        pid = program["id"]
-        await chain(gql, pid, 2)
+        pid = await capped_in_jakarta(gql)
         assert await bought(gql, pid, "c1", "o1", "8000", jan) == [("c0", C, 1, "0.1", "800")]
         assert await bought(gql, pid, "c1", "o2", "5000", feb) == [("c0", C, 1, "0.1", "500")]
     async with worker(database_url, tmp_path / "b") as (gql, runtime):
