@@ -4,6 +4,7 @@ every error's extensions."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from rujuk.app import create_app
+from rujuk.compat.uvicorn import DrainingHttpProtocol
+from rujuk.observe import Exchange, observed
+from tests.compat.test_uvicorn import app as no_content
+from tests.compat.test_uvicorn import connection
 from tests.conftest import app_settings
 from tests.fixtures import CREATE_PROGRAM, DEFAULT_TIERS, REGISTER
 from tests.graphql_client import ADMIN_TOKEN
@@ -282,3 +287,33 @@ def test_subscription_errors_over_websocket_carry_the_request_id(
         errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "NOT_FOUND"
         assert GENERATED.fullmatch(errors[0]["extensions"]["requestId"])
+
+
+async def test_an_answered_request_leaves_nothing_for_the_collector() -> None:
+    # uvicorn's cycle holds the scope and sends through its own bound method: an Exchange
+    # kept in the scope past the answer would close a loop of ten objects per request, each
+    # freed only by a collection (a young one every few hundred purchases, and those that
+    # survive it freed by the full ones, whose pauses grew to 30 ms at 1M customers).
+    async def observed_app(scope: Any, receive: Any, send: Any) -> None:
+        await observed(scope, receive, send, no_content)
+
+    protocol, transport = connection(DrainingHttpProtocol, observed_app)
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for k in range(5):
+            protocol.data_received(b"GET / HTTP/1.1\r\nHost: rujuk\r\n\r\n")
+            for _ in range(100):
+                if transport.written.count(b"HTTP/1.1 204 ") > k:
+                    break
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, (Exchange, dict))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert transport.written.count(b"HTTP/1.1 204 ") == 5
+    assert left == []
