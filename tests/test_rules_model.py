@@ -251,13 +251,14 @@ class PureRunner:
                 assert book.holds(cid, threshold) == self.model.holds(ext, threshold), ext
         if book.zone is not None:
             zone = book.zone
-            expected: dict[tuple[int, int], Decimal] = {}
+            expected: dict[int, dict[int, Decimal]] = {month: {} for month in book.monthly}
             for p in self.model.purchases.values():
                 for r in p.rewards:
                     month = month_of(p.at, zone)
-                    if r.kind == COMMISSION and r.amount and month in book.months:
-                        key = (self.ids[r.beneficiary], month)
-                        expected[key] = expected.get(key, D(0)) + r.amount
+                    if r.kind == COMMISSION and r.amount and month in expected:
+                        used = expected[month]
+                        beneficiary = self.ids[r.beneficiary]
+                        used[beneficiary] = used.get(beneficiary, D(0)) + r.amount
             assert book.monthly == expected
 
 

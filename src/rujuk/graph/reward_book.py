@@ -72,9 +72,12 @@ class RewardBook:
 
     eligible: dict[int, int] = field(default_factory=dict)
     held: dict[int, set[int]] = field(default_factory=dict)
-    # (beneficiary, month) -> used, for the months read from the ledger in `zone`.
-    monthly: dict[tuple[int, int], Decimal] = field(default_factory=dict)
-    months: set[int] = field(default_factory=set)
+    # month -> beneficiary -> used, for the months read from the ledger in `zone` (a month
+    # kept with no usage yet is an empty dict). Ints and Decimals only: such dicts are never
+    # tracked by the garbage collector, whereas one keyed by (beneficiary, month) tuples was
+    # tracked again by every change, and each young collection walked it whole (139,277
+    # entries at 1M customers, 0.1 ms a collection, growing all month).
+    monthly: dict[int, dict[int, Decimal]] = field(default_factory=dict)
     zone: str | None = None
 
     # What the rules read -----------------------------------------------------------------
@@ -90,12 +93,13 @@ class RewardBook:
 
     def keeps_month(self, zone: str, month: int) -> bool:
         """Whether the month's usage is here, counted in months of this time zone."""
-        return self.zone == zone and month in self.months
+        return self.zone == zone and month in self.monthly
 
     def used(self, beneficiary_id: int, month: int) -> Decimal:
         """The beneficiary's commissions of purchases in that month, as they stand."""
-        assert month in self.months, "the month's usage is read before it is used"
-        return self.monthly.get((beneficiary_id, month), ZERO)
+        kept = self.monthly.get(month)
+        assert kept is not None, "the month's usage is read before it is used"
+        return kept.get(beneficiary_id, ZERO)
 
     # What changes it ---------------------------------------------------------------------
 
@@ -106,10 +110,7 @@ class RewardBook:
         if self.zone != zone:
             self.forget_months()
             self.zone = zone
-        self.months.add(month)
-        for beneficiary_id, used in usage:
-            if used:
-                self.monthly[(beneficiary_id, month)] = used
+        self.monthly[month] = {beneficiary_id: used for beneficiary_id, used in usage if used}
 
     def follow_zone(self, zone: str) -> None:
         """The program's rules now count months in this time zone: months kept in another
@@ -120,7 +121,6 @@ class RewardBook:
     def forget_months(self) -> None:
         """Stop keeping any month's usage."""
         self.monthly.clear()
-        self.months.clear()
         self.zone = None
 
     def purchase(self, customer_id: int, eligible: bool, sign: int = 1) -> None:
@@ -138,13 +138,13 @@ class RewardBook:
                     continue
                 month = month_of(c.occurred_at, zone)
                 # A month not read yet is read whole from the ledger, this change included.
-                if month in self.months:
-                    key = (c.beneficiary_id, month)
-                    used = self.monthly.get(key, ZERO) + sign * c.delta
+                kept = self.monthly.get(month)
+                if kept is not None:
+                    used = kept.get(c.beneficiary_id, ZERO) + sign * c.delta
                     if used:
-                        self.monthly[key] = used
+                        kept[c.beneficiary_id] = used
                     else:
-                        self.monthly.pop(key, None)
+                        kept.pop(c.beneficiary_id, None)
             elif c.kind == MILESTONE_BONUS and c.milestone is not None:
                 # Earned: it is held; reversed: it is not. Undone: the other way round.
                 holds = (c.amount > 0) if sign > 0 else (c.amount == 0)
