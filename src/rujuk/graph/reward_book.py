@@ -76,7 +76,7 @@ class RewardBook:
     # kept with no usage yet is an empty dict). Ints and Decimals only: such dicts are never
     # tracked by the garbage collector, whereas one keyed by (beneficiary, month) tuples was
     # tracked again by every change, and each young collection walked it whole (139,277
-    # entries at 1M customers, 0.1 ms a collection, growing all month).
+    # entries at 1M customers: young collections took 0.36-0.46 ms, 0.18-0.29 ms since).
     monthly: dict[int, dict[int, Decimal]] = field(default_factory=dict)
     zone: str | None = None
 
