@@ -265,7 +265,17 @@ def _http(
         )
     if 1 in workers:
         figures += _rules(env, loads, seeded, loads.warm_up, out)
-    floors.append(_floor(env, loads, "plain-after", loads.warm_up, viewers if mixed else None, out))
+    floors.append(
+        _floor(
+            env,
+            loads,
+            "plain-after",
+            loads.warm_up,
+            viewers if mixed else None,
+            out,
+            graphql=1 in workers,
+        )
+    )
     figures += _purchase_figures(purchases, floors, out)
     if mixed:
         figures += _mixed_figures(mixes, floors, out)
@@ -499,6 +509,43 @@ def _purchase_figures(
                         _values(one, "rps"),
                     )
                 )
+    graphql = [f for f in floors if "core" in f]
+    if graphql:
+        # What the fixed stack leaves of the floor before rujuk does any work of its own:
+        # the same purchase and SQL behind strawberry's schema, no token, lookup or rules.
+        for name, label in (
+            ("core", "graphql-core, cached document"),
+            ("stock", "strawberry's stock view"),
+        ):
+            runs = graphql[0][name]
+            figures.append(
+                Figure(
+                    f"floor's purchase on {label}",
+                    _median(runs, "rps"),
+                    "/s",
+                    "plain Starlette req/s",
+                    _median(plain, "rps"),
+                    None,
+                    "ratio_at_least",
+                    _values(runs, "rps"),
+                    _values(plain, "rps"),
+                )
+            )
+        if 1 in purchases:
+            core = graphql[0]["core"]
+            figures.append(
+                Figure(
+                    "recordPurchase -w1 against graphql-core's",
+                    _median(purchases[1], "rps"),
+                    "/s",
+                    "floor's purchase on graphql-core",
+                    _median(core, "rps"),
+                    None,
+                    "ratio_at_least",
+                    _values(purchases[1], "rps"),
+                    _values(core, "rps"),
+                )
+            )
     out.append("req/s target: >= 0.5 of the floor's; p99 target: the median run's < 50 ms")
     return figures
 
@@ -532,6 +579,11 @@ def _mixed_figures(
     return figures
 
 
+# The floor app's GraphQL routes for the same purchase (bench/baseline_app.py): the least a
+# GraphQL answer costs in rujuk's stack, and strawberry's stock view.
+GRAPHQL_FLOORS = (("core", "/graphql-core"), ("stock", "/graphql"))
+
+
 def _floor(
     env: dict[str, str],
     loads: Loads,
@@ -539,9 +591,12 @@ def _floor(
     condition: float,
     viewers: Path | None,
     out: list[str],
+    *,
+    graphql: bool = False,
 ) -> dict[str, Runs]:
     """recordPurchase's SQL and group commit behind plain Starlette, under the same loads:
-    the purchases alone, and the mix when `viewers` holds the dashboards' customers."""
+    the purchases alone, and the mix when `viewers` holds the dashboards' customers; with
+    `graphql`, the same purchase behind the app's GraphQL routes too."""
     port = servers.free_port()
     process = servers.spawn(
         [
@@ -569,6 +624,11 @@ def _floor(
             measured["mixed"] = _measure(
                 loads, "plain-mixed", process, port, "/", f"{run}-mix", out, viewers=viewers
             )
+        if graphql:
+            for name, path in GRAPHQL_FLOORS:
+                measured[name] = _measure(
+                    loads, "graphql-purchase", process, port, path, f"{run}-{name}", out
+                )
     finally:
         servers.stop(process)
     return measured

@@ -9,22 +9,37 @@ customer, its codes, balance, last 10 rewards with their count, and its first 10
 names with their count) with the statements rujuk's resolvers run (rujuk/db), on one
 connection, encoded as plain JSON. rujuk takes the referees and the tier from its in-memory
 graph: here the referees are one indexed query on the links and the tier is left out.
+POST /graphql-core and /graphql: the same purchase as a GraphQL mutation shaped like rujuk's
+(`recordPurchase(input)` answering `purchase { id } rewards { amount } userErrors { code }`),
+on a strawberry schema whose resolver does /purchase's work and nothing else (no token, no
+customer lookup: the seeded externalId c00000042 is customer 42). /graphql-core runs it on
+graphql-core with the document parsed and validated once per text, as rujuk runs its
+operations: the least a GraphQL answer costs in rujuk's stack. /graphql is strawberry's
+stock ASGI view with its parser and validation caches.
 Configured by BENCH_DATABASE_URL and BENCH_PROGRAM_ID; served by uvicorn like rujuk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from inspect import isawaitable
 
+import orjson
+import strawberry
+from graphql import DocumentNode, GraphQLError, execute, parse, validate
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.extensions import ParserCache, ValidationCache
 
 from rujuk.db import codes as code_queries
 from rujuk.db import customers as customer_queries
@@ -99,12 +114,18 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
 async def purchase(request: Request) -> Response:
     """Record one purchase with a fixed 5% level-1 commission to customer 1."""
     body = json.loads(await request.body())
-    customer_id = int(body["customer_id"])
-    amount = Decimal(body["amount"])
+    purchase_id = await _record(
+        request.app.state, int(body["customer_id"]), body["order_id"], Decimal(body["amount"])
+    )
+    return JSONResponse({"purchase": purchase_id}, headers=_echoed(request))
+
+
+async def _record(state: State, customer_id: int, order_id: str, amount: Decimal) -> int:
+    """The purchase, through the group commit: its id."""
     now = datetime.now(UTC)
     new = NewPurchase(
         customer_id=customer_id,
-        order_id=body["order_id"],
+        order_id=order_id,
         amount=amount,
         occurred_at=now,
         available_at=now + timedelta(days=14),
@@ -122,9 +143,69 @@ async def purchase(request: Request) -> Response:
             )
         ],
     )
-    batches: GroupCommit[int, NewPurchase, int] = request.app.state.batches
-    purchase_id = await batches.submit(request.app.state.program_id, new)
-    return JSONResponse({"purchase": purchase_id}, headers=_echoed(request))
+    batches: GroupCommit[int, NewPurchase, int] = state.batches
+    purchase_id: int = await batches.submit(state.program_id, new)
+    return purchase_id
+
+
+@strawberry.input
+class RecordPurchaseInput:
+    program_id: strawberry.ID
+    customer_external_id: str
+    order_id: str
+    amount: str
+
+
+@strawberry.type
+class Purchase:
+    id: strawberry.ID
+
+
+@strawberry.type
+class Reward:
+    amount: str
+
+
+@strawberry.type
+class UserError:
+    code: str
+    message: str
+
+
+@strawberry.type
+class RecordPurchasePayload:
+    purchase: Purchase | None
+    rewards: list[Reward]
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def ok(self) -> bool:
+        return True
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def record_purchase(
+        self, info: strawberry.Info, input: RecordPurchaseInput
+    ) -> RecordPurchasePayload:
+        """/purchase's work behind strawberry's stock view: the seeded externalId c00000042
+        is customer 42, as /purchase is sent the id itself."""
+        amount = Decimal(input.amount)
+        purchase_id = await _record(
+            info.context["request"].app.state,
+            int(input.customer_external_id[1:]),
+            input.order_id,
+            amount,
+        )
+        return RecordPurchasePayload(
+            purchase=Purchase(id=strawberry.ID(to_global_id("Purchase", purchase_id))),
+            rewards=[Reward(amount=str(amount / 20))],
+            user_errors=[],
+        )
 
 
 async def dashboard(request: Request) -> Response:
@@ -203,9 +284,50 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+@functools.lru_cache(maxsize=100)
+def _checked(query: str) -> DocumentNode:
+    """The parsed document, validated once per text (as rujuk's guard caches it)."""
+    document = parse(query)
+    errors = validate(STOCK_SCHEMA._schema, document)
+    if errors:
+        raise errors[0]
+    return document
+
+
+async def graphql_core(request: Request) -> Response:
+    """The same schema run on graphql-core directly, as rujuk runs its operations: the least
+    a GraphQL answer costs in this stack."""
+    body = orjson.loads(await request.body())
+    try:
+        document = _checked(body["query"])
+    except GraphQLError as error:
+        return Response(orjson.dumps({"errors": [error.formatted]}), status_code=400)
+    outcome = execute(
+        STOCK_SCHEMA._schema,
+        document,
+        context_value={"request": request},
+        variable_values=body.get("variables"),
+    )
+    result = await outcome if isawaitable(outcome) else outcome
+    answer: dict[str, object] = {"data": result.data}
+    if result.errors:
+        answer["errors"] = [e.formatted for e in result.errors]
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+# strawberry as its documentation serves it fast: the parsed and the validated documents
+# cached by the query's text (rujuk caches both by text too).
+STOCK_SCHEMA = strawberry.Schema(
+    Query,
+    Mutation,
+    extensions=[lambda: ParserCache(maxsize=100), lambda: ValidationCache(maxsize=100)],
+)
+
 app = Starlette(
     routes=[
         Route("/purchase", purchase, methods=["POST"]),
+        Route("/graphql", GraphQL(STOCK_SCHEMA, graphql_ide=None)),
+        Route("/graphql-core", graphql_core, methods=["POST"]),
         Route("/dashboard", dashboard),
         Route("/healthz", healthz),
     ],
