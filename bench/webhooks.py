@@ -2,6 +2,9 @@
 against the same server's without endpoints, and the delivery lag (commit to receiver) at a
 fixed rate of purchases, all against a local receiver in its own process (bench.receiver).
 
+Beside them, what a POST costs rujuk's HTTP client alone (bench.post_cost, against the same
+receiver) and the CPU per delivery that the throughput target leaves.
+
 One `rujuk serve` (one worker) runs the phases in this order, each after a warm-up of the
 same load: closed loop without endpoints, closed loop with 3 endpoints, the fixed rate with
 them, and closed loop without them again (the endpoints deleted); the throughput baseline
@@ -89,6 +92,7 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
                     duration=seconds,
                 )
                 purchases += result["requests"]
+            result["purchases"] = purchases
             backlog = _pending(url)
             drained = _drain(url)
             _note(
@@ -105,7 +109,10 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
             _create(port, seeded.partner_token, program, f"{_receiver_url(receiver_port)}/{k}")
             for k in range(ENDPOINTS)
         ]
+        made_before = _deliveries(url)
         with_endpoints = closed("wh-three")
+        # Over the warm-up and the window, as the CPU per purchase is counted.
+        per_purchase = (_deliveries(url) - made_before) / with_endpoints["purchases"]
         updates = _query(
             url,
             """SELECT format('%s of %s updates in place (HOT)', n_tup_hot_upd, n_tup_upd)
@@ -142,6 +149,16 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
             f"{with_endpoints['cpu_us']:,.0f} us with {ENDPOINTS} "
             f"(ratio {without / with_endpoints['cpu_us']:.2f}; wrk's own not counted)",
         )
+        # What the target leaves each delivery of the machine's CPU (server, receiver and
+        # database together), against what a POST costs rujuk's HTTP client alone.
+        budget = without * (1 / THROUGHPUT_TARGET - 1) / per_purchase
+        post = _post_cost(receiver_port)
+        _note(
+            out,
+            f"webhooks: {per_purchase:.2f} deliveries per purchase; the {THROUGHPUT_TARGET:g}"
+            f" target leaves each {budget:,.0f} us of CPU; a POST costs rujuk's client alone "
+            f"{post['cpu_us_per_post']:,.0f} us ({post['posts']:,.0f} POSTs, bench.post_cost)",
+        )
     finally:
         servers.stop(process)
         servers.stop(receiver)
@@ -157,6 +174,14 @@ def figures(url: str, seeded: Seeded, duration: float, logs: Path, out: list[str
             baseline["rps"],
             THROUGHPUT_TARGET,
             rule="ratio_at_least",
+        ),
+        Figure(
+            "webhook POST, rujuk's client alone, CPU",
+            post["cpu_us_per_post"],
+            "us",
+            f"CPU per delivery the {THROUGHPUT_TARGET:g} target leaves",
+            budget,
+            None,
         ),
         Figure(
             f"webhook delivery lag p99 at {RATE:g}/s",
@@ -294,6 +319,19 @@ def _paced(
     )
     summary: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
     return summary
+
+
+def _post_cost(port: int) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.post_cost", "--port", str(port), "--seconds", "10"],
+        cwd=servers.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    cost: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return cost
 
 
 def _receiver_stats(port: int, since: float, until: float) -> dict[str, float]:
