@@ -329,7 +329,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_seconds(chosen: Callable[[int, int, int], bool]) -> float:
-    """User and system CPU seconds of the processes `chosen(pid, ppid, pgid)` picks."""
+    """User and system CPU seconds of the processes `chosen(pid, ppid, pgid)` picks, with
+    those of their children that have ended (a PostgreSQL backend that exits between two
+    readings moves its time to the postmaster's: counted once, never lost)."""
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -341,7 +343,7 @@ def _cpu_seconds(chosen: Callable[[int, int, int], bool]) -> float:
         # Fields after the command name (which may hold spaces) in parentheses.
         fields = stat[stat.rindex(")") + 2 :].split()
         if chosen(int(entry.name), int(fields[1]), int(fields[2])):
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(f) for f in fields[11:15])
     return total / CLOCK_TICKS
 
 
