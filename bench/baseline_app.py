@@ -41,6 +41,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
+from rujuk.compat.strawberry import core_schema
 from rujuk.db import codes as code_queries
 from rujuk.db import customers as customer_queries
 from rujuk.db import programs as program_queries
@@ -284,11 +285,23 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+# strawberry as its documentation serves it fast: the parsed and the validated documents
+# cached by the query's text (rujuk caches both by text too).
+STOCK_SCHEMA = strawberry.Schema(
+    Query,
+    Mutation,
+    extensions=[lambda: ParserCache(maxsize=100), lambda: ValidationCache(maxsize=100)],
+)
+
+# The graphql-core schema that strawberry built, which /graphql-core runs directly.
+CORE_SCHEMA = core_schema(STOCK_SCHEMA)
+
+
 @functools.lru_cache(maxsize=100)
 def _checked(query: str) -> DocumentNode:
     """The parsed document, validated once per text (as rujuk's guard caches it)."""
     document = parse(query)
-    errors = validate(STOCK_SCHEMA._schema, document)
+    errors = validate(CORE_SCHEMA, document)
     if errors:
         raise errors[0]
     return document
@@ -303,7 +316,7 @@ async def graphql_core(request: Request) -> Response:
     except GraphQLError as error:
         return Response(orjson.dumps({"errors": [error.formatted]}), status_code=400)
     outcome = execute(
-        STOCK_SCHEMA._schema,
+        CORE_SCHEMA,
         document,
         context_value={"request": request},
         variable_values=body.get("variables"),
@@ -314,14 +327,6 @@ async def graphql_core(request: Request) -> Response:
         answer["errors"] = [e.formatted for e in result.errors]
     return Response(orjson.dumps(answer), media_type="application/json")
 
-
-# strawberry as its documentation serves it fast: the parsed and the validated documents
-# cached by the query's text (rujuk caches both by text too).
-STOCK_SCHEMA = strawberry.Schema(
-    Query,
-    Mutation,
-    extensions=[lambda: ParserCache(maxsize=100), lambda: ValidationCache(maxsize=100)],
-)
 
 app = Starlette(
     routes=[
