@@ -14,28 +14,42 @@ import argparse
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from rujuk import ids
+from rujuk.records import Reward
+from rujuk.services import webhook_events
 from rujuk.services.webhook_client import WebhookClient
-from rujuk.services.webhook_dispatcher import PER_ENDPOINT, USER_AGENT, signature
+from rujuk.services.webhook_dispatcher import PER_ENDPOINT, USER_AGENT, signed_headers
+from rujuk.services.webhook_events import REWARD_EARNED, reward_event
 from rujuk.services.webhook_urls import resolve
+from rujuk.vocabulary import RewardKind, RewardStatus
 
 # A reward.earned message as the outbox writes it (bench/receiver.py reads its timestamp).
-BODY = json.dumps(
-    {
-        "type": "reward.earned",
-        "timestamp": "2026-12-03T00:00:00+00:00",
-        "data": {
-            "id": ids.to_global_id("Reward", 123456),
-            "program": ids.to_global_id("Program", 1),
-            "customer": ids.to_global_id("Customer", 654321),
-            "purchase": ids.to_global_id("Purchase", 98765),
-            "kind": "REFERRER_COMMISSION",
-            "level": 1,
-            "amount": "7500",
-            "status": "PENDING",
-        },
-    }
+_NOW = datetime.now(UTC)
+BODY = webhook_events.body(
+    REWARD_EARNED,
+    reward_event(
+        REWARD_EARNED,
+        Reward(
+            id=123456,
+            program_id=1,
+            purchase_id=98765,
+            beneficiary_id=654321,
+            kind=RewardKind.REFERRER_COMMISSION,
+            level=1,
+            rate=Decimal("0.05"),
+            tier="Perunggu",
+            first_amount=Decimal(7500),
+            amount=Decimal(7500),
+            status=RewardStatus.PENDING,
+            created_at=_NOW,
+            available_at=_NOW + timedelta(days=14),
+            path=(654321,),
+        ),
+    ).data,
+    _NOW,
 )
 SECRET = (b"bench-secret-0123456789abcdef",)
 
@@ -44,34 +58,31 @@ async def measure(port: int, seconds: float) -> dict[str, float]:
     """POSTs sent in `seconds` (after one second of warm-up) and CPU microseconds each."""
     client = WebhookClient(USER_AGENT, 10.0)
     target = await resolve(f"http://127.0.0.1:{port}/cost", allow_private=True)
-    sent = [0]
-    stop = [time.monotonic() + 1.0]
+    sent = 0
 
-    async def sender(k: int) -> None:
-        while time.monotonic() < stop[0]:
-            message_id = ids.to_global_id("WebhookEvent", k * 10**9 + sent[0])
-            timestamp = int(time.time())
-            headers = {
-                "content-type": "application/json",
-                "webhook-id": message_id,
-                "webhook-timestamp": str(timestamp),
-                "webhook-signature": signature(SECRET, message_id, timestamp, BODY),
-            }
+    async def sender(k: int, until: float) -> None:
+        nonlocal sent
+        while time.monotonic() < until:
+            message_id = ids.to_global_id("WebhookEvent", k * 10**9 + sent)
+            headers = signed_headers(SECRET, message_id, int(time.time()), BODY)
             status = await client.post(target, headers, BODY.encode())
             if status != 200:
                 raise RuntimeError(f"the receiver answered {status}")
-            sent[0] += 1
+            sent += 1
+
+    async def send_for(seconds: float) -> None:
+        until = time.monotonic() + seconds
+        await asyncio.gather(*(sender(k, until) for k in range(PER_ENDPOINT)))
 
     try:
-        await asyncio.gather(*(sender(k) for k in range(PER_ENDPOINT)))  # warm-up
-        sent[0] = 0
+        await send_for(1.0)  # warm-up: connections opened
+        sent = 0
         started = time.process_time()
-        stop[0] = time.monotonic() + seconds
-        await asyncio.gather(*(sender(k) for k in range(PER_ENDPOINT)))
+        await send_for(seconds)
         used = time.process_time() - started
     finally:
         await client.close()
-    return {"posts": float(sent[0]), "cpu_us_per_post": used / max(sent[0], 1) * 1e6}
+    return {"posts": float(sent), "cpu_us_per_post": used / max(sent, 1) * 1e6}
 
 
 def main() -> None:

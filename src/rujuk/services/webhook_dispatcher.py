@@ -91,6 +91,18 @@ def signature(keys: tuple[bytes, ...], message_id: str, timestamp: int, body: st
     )
 
 
+def signed_headers(
+    keys: tuple[bytes, ...], message_id: str, timestamp: int, body: str
+) -> dict[str, str]:
+    """The headers of one attempt, as the Standard Webhooks specification names them."""
+    return {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(keys, message_id, timestamp, body),
+    }
+
+
 class WebhookDispatcher:
     """Claims due deliveries, sends them, records each attempt; follows endpoint changes."""
 
@@ -342,13 +354,7 @@ class WebhookDispatcher:
         """(status code, error or None, latency in ms) of one POST."""
         started = time.monotonic()
         message_id = ids.to_global_id("WebhookEvent", claim.event_id)
-        timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": message_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature(claim.secrets, message_id, timestamp, claim.body),
-        }
+        headers = signed_headers(claim.secrets, message_id, int(time.time()), claim.body)
         status: int | None = None
         error: str | None = None
         try:
